@@ -1,0 +1,162 @@
+"""The ``escalation`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from escalation import __version__
+
+
+def _settings(**overrides: object):  # noqa: ANN202
+    from escalation.services.common.settings import Settings
+
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _configure(service: str, settings) -> None:  # noqa: ANN001
+    from escalation.services.common.logging import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format, service)
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    from escalation.services.common.runner import run_async, run_stream_service
+
+    settings = _settings(policy=args.policy)
+    _configure(args.command, settings)
+    if args.command == "intake":
+        from escalation.services.intake.app import run
+
+        run_async(run(settings))
+    elif args.command == "sink":
+        from escalation.services.pager.sink import run as run_sink
+
+        secret = settings.sink_secret.get_secret_value() if settings.sink_secret else None
+        if not secret:
+            print("escalation sink: set ESCALATION_SINK_SECRET (whsec_...)", file=sys.stderr)
+            return 2
+        run_async(run_sink(settings.web_host, settings.sink_port, secret))
+    else:
+        import importlib
+
+        module = importlib.import_module(f"escalation.services.{args.command}.app")
+        run_stream_service(module.build, settings)
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from escalation.cli.up import up
+
+    return up(args)
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from escalation.cli.send import send
+
+    return send(args)
+
+
+def cmd_policy(args: argparse.Namespace) -> int:
+    from escalation.cli.policy import check, explain
+
+    return {"check": check, "explain": explain}[args.policy_command](args)
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from escalation.services.intake.auth import digest, new_token
+
+    token = new_token()
+    print(f"token (give to {args.source}, shown once): {token}")
+    print(f'settings: ESCALATION_INTAKE_TOKENS=\'{{"{args.source}": "{digest(token)}"}}\'')
+    return 0
+
+
+def cmd_schemas(args: argparse.Namespace) -> int:
+    from escalation.schemas.jsonschema import export
+
+    for path in export():
+        print(path)
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from escalation.services.common.broker import ensure_topics
+    from escalation.services.common.topics import catalogue
+
+    settings = _settings(kafka_bootstrap=args.bootstrap)
+    created = asyncio.run(ensure_topics(settings.kafka_common(),
+                                        catalogue(settings.kafka_partitions)))
+    print(f"created {len(created)} topic(s): {', '.join(created) or '-'}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="escalation", description=__doc__)
+    p.add_argument("--version", action="version", version=f"escalation {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the whole embedded stack in the foreground")
+    up.add_argument("--policy", type=Path, default=Path("config/policy.example.yaml"))
+    up.add_argument("--demo", action="store_true", help="send config/demo.jsonl once ready")
+    up.add_argument("--demo-file", type=Path, default=Path("config/demo.jsonl"))
+    up.add_argument("--port-base", type=int, default=8080,
+                    help="intake on N, router N+1, escalator N+2, pager N+3, sink N+4, "
+                         "broker N+12")
+    up.add_argument("--partitions", type=int, default=None)
+    up.set_defaults(func=cmd_up)
+
+    for name, text in (("intake", "HTTP intake"), ("router", "router stream service"),
+                       ("escalator", "escalator stream service"),
+                       ("pager", "pager stream service"), ("sink", "local page receiver")):
+        s = sub.add_parser(name, help=f"run the {text} in the foreground")
+        s.add_argument("--policy", type=Path, default=None)
+        s.set_defaults(func=cmd_service)
+
+    send = sub.add_parser("send", help="publish contact events from a JSONL file via intake")
+    send.add_argument("file", type=Path)
+    send.add_argument("--url", default="http://127.0.0.1:8080")
+    send.add_argument("--rate", type=float, default=0.0, help="events/s (0: as fast as acked)")
+    send.add_argument("--token", default=None, help="bearer token (or ESCALATION_TOKEN)")
+    send.add_argument("--batch", type=int, default=1, help="events per request")
+    send.set_defaults(func=cmd_send)
+
+    policy = sub.add_parser("policy", help="check or explain a routing policy")
+    psub = policy.add_subparsers(dest="policy_command", required=True)
+    check = psub.add_parser("check", help="validate; exit 1 listing every error with its path")
+    check.add_argument("file", type=Path)
+    explain = psub.add_parser("explain", help="print the routing decision for one event")
+    explain.add_argument("file", type=Path)
+    explain.add_argument("event", type=Path)
+    explain.add_argument("--json", action="store_true")
+    policy.set_defaults(func=cmd_policy)
+
+    token = sub.add_parser("token", help="issue an intake bearer token for a source")
+    token.add_argument("new", choices=["new"])
+    token.add_argument("source")
+    token.set_defaults(func=cmd_token)
+
+    schemas = sub.add_parser("schemas", help="write the JSON Schema files from the models")
+    schemas.add_argument("export", choices=["export"])
+    schemas.set_defaults(func=cmd_schemas)
+
+    topics = sub.add_parser("topics", help="create every topic on a Kafka cluster")
+    topics.add_argument("create", choices=["create"])
+    topics.add_argument("--bootstrap", default=None)
+    topics.set_defaults(func=cmd_topics)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

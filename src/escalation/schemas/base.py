@@ -1,0 +1,34 @@
+"""Shared model configuration and constrained types for every wire schema."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, StringConstraints
+
+
+def _rfc3339_text(value: Any) -> Any:
+    # JSON numbers would otherwise pass as Unix seconds; the contract says RFC 3339 text.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("must be an RFC 3339 timestamp string with a UTC offset")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+"""An RFC 3339 date-time that carries its UTC offset (naive times are rejected)."""
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=False)]
+Category = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=128, pattern=r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*$"
+    ),
+]
+
+
+class WireModel(BaseModel):
+    """Base of every message on a topic: unknown fields are an error, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+

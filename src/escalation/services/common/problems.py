@@ -1,0 +1,46 @@
+"""RFC 9457 problem details: every HTTP error says what was wrong, where, and what to do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from escalation.schemas import codec
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://escalation.dev/problems/"
+
+TITLES = {
+    400: "Malformed request",
+    401: "Authentication required",
+    403: "Not allowed for this token",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Request body too large",
+    415: "Unsupported content type",
+    422: "Schema violation",
+    429: "Too many requests",
+    503: "Service unavailable",
+}
+
+
+@dataclass
+class Problem(Exception):
+    status: int
+    slug: str
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def body(self, instance: str | None = None) -> bytes:
+        doc: dict[str, Any] = {
+            "type": TYPE_BASE + self.slug,
+            "title": TITLES.get(self.status, "Error"),
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            doc["instance"] = instance
+        if self.errors is not None:
+            doc["errors"] = self.errors
+        return codec.dumps(doc)

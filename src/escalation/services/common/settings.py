@@ -1,0 +1,186 @@
+"""Settings from ``ESCALATION_*`` environment variables, with embedded and production profiles."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Profile = Literal["embedded", "production"]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    """Every knob of every service; each service reads the part it needs."""
+
+    model_config = SettingsConfigDict(env_prefix="ESCALATION_", extra="ignore")
+
+    profile: Profile = "embedded"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_client_id: str = "escalation"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
+        "PLAINTEXT"
+    )
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_partitions: int = Field(default=4, ge=1, le=1024)
+    policy: Path = Path("config/policy.example.yaml")
+    log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    # intake
+    intake_host: str = "127.0.0.1"
+    intake_port: int = 8080
+    intake_tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description="source -> 'sha256:<hex>' of its bearer token (never the token itself)",
+    )
+    intake_max_body_bytes: int = 1024 * 1024
+    intake_max_event_bytes: int = 64 * 1024
+    intake_max_batch: int = 1000
+    intake_dedup_window: int = Field(default=200_000, ge=0)
+    intake_rate_per_source: float = Field(default=20_000.0, gt=0, description="events/s")
+    intake_burst_per_source: float = Field(default=40_000.0, gt=0)
+    intake_public_url: str | None = None
+
+    # stream services (router, escalator, pager): web port for healthz/readyz/metrics
+    router_port: int = 8081
+    escalator_port: int = 8082
+    pager_port: int = 8083
+    web_host: str = "127.0.0.1"
+    data_dir: Path = Path(".escalation")
+    store: str = "memory://"
+
+    # pager
+    pager_timeout_seconds: float = 5.0
+    pager_max_attempts: int = Field(default=8, ge=1)
+    pager_backoff_base_seconds: float = 0.5
+    pager_backoff_max_seconds: float = 30.0
+
+    # local page sink (embedded stack)
+    sink_port: int = 8084
+    sink_secret: SecretStr | None = None
+
+    @field_validator("intake_tokens")
+    @classmethod
+    def _hashed_tokens(cls, tokens: dict[str, str]) -> dict[str, str]:
+        for source, digest in tokens.items():
+            algo, _, hexdigest = digest.partition(":")
+            if algo != "sha256" or len(hexdigest) != 64:
+                raise ValueError(
+                    f"token for source {source!r} must be stored as 'sha256:<64 hex>', "
+                    "never in clear; create one with `escalation token new SOURCE`"
+                )
+            int(hexdigest, 16)
+        return tokens
+
+    @model_validator(mode="after")
+    def _refuse_open_public_bind(self) -> Settings:
+        if not self.intake_tokens and not is_loopback(self.intake_host):
+            raise ValueError(
+                f"intake_host {self.intake_host!r} is not a loopback address and no intake "
+                "tokens are configured: set ESCALATION_INTAKE_TOKENS or bind 127.0.0.1"
+            )
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        return self.profile == "embedded"
+
+    def kafka_common(self) -> dict[str, Any]:
+        """Connection options shared by every aiokafka client."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.kafka_bootstrap,
+            "security_protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_sasl_mechanism:
+            options["sasl_mechanism"] = self.kafka_sasl_mechanism
+            options["sasl_plain_username"] = self.kafka_sasl_username
+            if self.kafka_sasl_password is not None:
+                options["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
+        if self.kafka_security_protocol in ("SSL", "SASL_SSL"):
+            from aiokafka.helpers import create_ssl_context
+
+            options["ssl_context"] = create_ssl_context()
+        return options
+
+    def producer_options(self, feeds_state_recovery: bool = False) -> dict[str, Any]:
+        """aiokafka producer options for this profile.
+
+        Production: acks=all with idempotence. Embedded (Tansu): the broker does not
+        support idempotence; and after a multi-record batch it reports a wrong log-end
+        offset, which state recovery trusts. A producer whose topic is replayed to rebuild
+        state (``feeds_state_recovery``) therefore sends one record per batch there
+        (docs/broker.md has the repro and the cost); other producers batch as usual.
+        """
+        options = {**self.kafka_common(), "acks": "all", "client_id": self.kafka_client_id}
+        if self.embedded:
+            options.update(enable_idempotence=False, linger_ms=1)
+            if feeds_state_recovery:
+                options.update(max_batch_size=16, linger_ms=0)
+        else:
+            options.update(enable_idempotence=True, linger_ms=5)
+        return options
+
+    def consumer_options(self, group_id: str) -> dict[str, Any]:
+        options = {
+            **self.kafka_common(),
+            "group_id": group_id,
+            "client_id": self.kafka_client_id,
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+        }
+        if self.embedded:
+            options.update(session_timeout_ms=6000, heartbeat_interval_ms=1000)
+        return options
+
+    def faust_options(self) -> dict[str, Any]:
+        """faust app settings for this profile (see consumer/producer notes above)."""
+        options: dict[str, Any] = {
+            "broker": f"kafka://{self.kafka_bootstrap.replace(',', ';kafka://')}",
+            "store": self.store,
+            "topic_partitions": self.kafka_partitions,
+            "topic_allow_declare": not self.embedded,
+            "topic_disable_leader": True,
+            "producer_acks": -1,
+            "web_enabled": True,
+            "web_host": self.web_host,
+            "web_bind": self.web_host,
+            "consumer_auto_offset_reset": "earliest",
+            "datadir": str(self.data_dir),
+            "web_stats_enabled": False,
+            "web_tables_enabled": False,
+            "web_router_enabled": False,
+            "web_graph_enabled": False,
+            "web_metrics_enabled": False,
+            "table_cleanup_interval": 60.0,
+        }
+        if self.embedded:
+            options.update(
+                broker_session_timeout=6,
+                broker_heartbeat_interval=1,
+                broker_rebalance_timeout=10,
+                producer_max_batch_size=16,
+                producer_linger=0.0,
+                stream_wait_empty=False,
+            )
+        return options
+
+    def problems_for_production(self) -> list[str]:
+        """Settings that must not reach production as they are."""
+        problems = []
+        if not self.embedded and not self.intake_tokens:
+            problems.append("production profile requires ESCALATION_INTAKE_TOKENS")
+        return problems

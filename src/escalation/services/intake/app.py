@@ -1,0 +1,74 @@
+"""Intake service: the HTTP front door that writes contact events and commands to Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from escalation.services.common.http import HttpApp, Request, Response, serve
+from escalation.services.common.metrics import ServiceMetrics
+from escalation.services.common.settings import Settings
+
+from .service import Intake, Reply
+
+log = structlog.get_logger(__name__)
+
+
+def _response(reply: Reply) -> Response:
+    return Response(reply.status, reply.body, reply.content_type, reply.headers)
+
+
+def build_http(intake: Intake, metrics: ServiceMetrics, settings: Settings) -> HttpApp:
+    http = HttpApp(metrics, settings.intake_max_body_bytes)
+    http.ready = intake.readiness
+
+    async def contacts(request: Request) -> Response:
+        return _response(await intake.post_contacts(request.headers, request.body))
+
+    def command(action: str):  # noqa: ANN202
+        async def handler(request: Request) -> Response:
+            return _response(await intake.post_command(
+                request.params["escalation_id"], action, request.headers, request.body))
+        return handler
+
+    http.route("POST", "/v1/contacts", contacts)
+    http.route("POST", "/v1/escalations/{escalation_id}/ack", command("ack"))
+    http.route("POST", "/v1/escalations/{escalation_id}/resolve", command("resolve"))
+    return http
+
+
+async def run(settings: Settings) -> None:
+    metrics = ServiceMetrics("intake")
+    producer = AIOKafkaProducer(**settings.producer_options())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await _start_producer(producer, stop)
+    try:
+        intake = Intake(settings, producer, metrics)
+        http = build_http(intake, metrics, settings)
+        log.info("intake.listening", host=settings.intake_host, port=settings.intake_port,
+                 auth="tokens" if settings.intake_tokens else "open (loopback only)")
+        await serve(http, settings.intake_host, settings.intake_port, stop)
+    finally:
+        await producer.stop()
+        log.info("intake.stopped")
+
+
+async def _start_producer(producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
+    """Start the producer, retrying while the broker is not up yet."""
+    from aiokafka.errors import KafkaError
+
+    delay = 0.2
+    while not stop.is_set():
+        try:
+            await producer.start()
+            return
+        except KafkaError as exc:
+            log.warning("intake.broker_not_ready", error=repr(exc), retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)

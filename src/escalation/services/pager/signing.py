@@ -1,0 +1,55 @@
+"""Standard Webhooks signatures (webhook-id, webhook-timestamp, webhook-signature)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+PREFIX = "whsec_"
+TOLERANCE_SECONDS = 300
+
+
+class SignatureError(ValueError):
+    pass
+
+
+def new_secret() -> str:
+    return PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def secret_key(secret: str) -> bytes:
+    if not secret.startswith(PREFIX):
+        raise SignatureError(f"webhook secrets start with {PREFIX!r}")
+    try:
+        return base64.b64decode(secret[len(PREFIX):], validate=True)
+    except ValueError as exc:
+        raise SignatureError("webhook secret is not valid base64 after 'whsec_'") from exc
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` header value: ``v1,<base64 HMAC-SHA256>``."""
+    content = f"{msg_id}.{timestamp}.".encode() + body
+    digest = hmac.new(secret_key(secret), content, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def verify(secret: str, headers: dict[str, str], body: bytes, now: int) -> str:
+    """Check a delivery's signature and freshness; return its webhook-id or raise."""
+    msg_id = headers.get("webhook-id")
+    stamp = headers.get("webhook-timestamp")
+    signatures = headers.get("webhook-signature")
+    if not (msg_id and stamp and signatures):
+        raise SignatureError("missing webhook-id, webhook-timestamp or webhook-signature")
+    try:
+        timestamp = int(stamp)
+    except ValueError as exc:
+        raise SignatureError("webhook-timestamp is not an integer") from exc
+    if abs(now - timestamp) > TOLERANCE_SECONDS:
+        raise SignatureError("webhook-timestamp outside the tolerance window")
+    expected = sign(secret, msg_id, timestamp, body).encode()
+    for candidate in signatures.split():
+        if hmac.compare_digest(candidate.encode(), expected):
+            return msg_id
+    raise SignatureError("no matching v1 signature")
