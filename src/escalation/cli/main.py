@@ -9,13 +9,13 @@ from pathlib import Path
 from escalation import __version__
 
 
-def _settings(**overrides: object):  # noqa: ANN202
+def _settings(**overrides: object):
     from escalation.services.common.settings import Settings
 
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
-def _configure(service: str, settings) -> None:  # noqa: ANN001
+def _configure(service: str, settings) -> None:
     from escalation.services.common.logging import configure_logging
 
     configure_logging(settings.log_level, settings.log_format, service)
@@ -77,7 +77,7 @@ def cmd_schemas(args: argparse.Namespace) -> int:
     from escalation.schemas.jsonschema import export
 
     for path in export():
-        print(path)
+        print(f"wrote {path.name}")
     return 0
 
 
@@ -88,8 +88,9 @@ def cmd_topics(args: argparse.Namespace) -> int:
     from escalation.services.common.topics import catalogue
 
     settings = _settings(kafka_bootstrap=args.bootstrap)
-    created = asyncio.run(ensure_topics(settings.kafka_common(),
-                                        catalogue(settings.kafka_partitions)))
+    created = asyncio.run(
+        ensure_topics(settings.kafka_common(), catalogue(settings.kafka_partitions))
+    )
     print(f"created {len(created)} topic(s): {', '.join(created) or '-'}")
     return 0
 
@@ -103,15 +104,22 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--policy", type=Path, default=Path("config/policy.example.yaml"))
     up.add_argument("--demo", action="store_true", help="send config/demo.jsonl once ready")
     up.add_argument("--demo-file", type=Path, default=Path("config/demo.jsonl"))
-    up.add_argument("--port-base", type=int, default=8080,
-                    help="intake on N, router N+1, escalator N+2, pager N+3, sink N+4, "
-                         "broker N+12")
+    up.add_argument(
+        "--port-base",
+        type=int,
+        default=8080,
+        help="intake on N, router N+1, escalator N+2, pager N+3, sink N+4, broker N+12",
+    )
     up.add_argument("--partitions", type=int, default=None)
     up.set_defaults(func=cmd_up)
 
-    for name, text in (("intake", "HTTP intake"), ("router", "router stream service"),
-                       ("escalator", "escalator stream service"),
-                       ("pager", "pager stream service"), ("sink", "local page receiver")):
+    for name, text in (
+        ("intake", "HTTP intake"),
+        ("router", "router stream service"),
+        ("escalator", "escalator stream service"),
+        ("pager", "pager stream service"),
+        ("sink", "local page receiver"),
+    ):
         s = sub.add_parser(name, help=f"run the {text} in the foreground")
         s.add_argument("--policy", type=Path, default=None)
         s.set_defaults(func=cmd_service)

@@ -19,9 +19,11 @@ def check(args: argparse.Namespace) -> int:
             print(f"  {error}", file=sys.stderr)
         return 1
     policy = loaded.policy
-    print(f"{args.file}: ok (version {loaded.version}): {len(policy.owners)} owners, "
-          f"{len(policy.teams)} teams, {len(policy.routes)} routes, "
-          f"{len(policy.targets)} targets")
+    print(
+        f"{args.file}: ok (version {loaded.version}): {len(policy.owners)} owners, "
+        f"{len(policy.teams)} teams, {len(policy.routes)} routes, "
+        f"{len(policy.targets)} targets"
+    )
     return 0
 
 
@@ -42,13 +44,17 @@ def explain(args: argparse.Namespace) -> int:
         print(routing.model_dump_json(indent=2))
         return 0
     print(f"route:  {routing.route}{'  (fallback)' if routing.fallback else ''}")
-    print(f"owner:  {routing.owner} (team {routing.team}, authority {routing.authority_held} "
-          f">= required {routing.authority_required})")
+    print(
+        f"owner:  {routing.owner} (team {routing.team}, authority {routing.authority_held} "
+        f">= required {routing.authority_required})"
+    )
     print(f"pages:  {', '.join(routing.targets) or '-'}")
     esc = routing.escalation
-    print(f"escalates: at {esc.repeat_threshold} contacts within "
-          f"{esc.repeat_window_seconds / 3600:g}h"
-          + ("; at once when critical" if esc.page_on_critical else ""))
+    print(
+        f"escalates: at {esc.repeat_threshold} contacts within "
+        f"{esc.repeat_window_seconds / 3600:g}h"
+        + ("; at once when critical" if esc.page_on_critical else "")
+    )
     print("why:")
     for reason in routing.reasons:
         print(f"  - {reason}")

@@ -20,8 +20,14 @@ def lines_of(path: Path) -> Iterator[tuple[int, bytes]]:
                 yield number, stripped
 
 
-def send_file(path: Path, url: str, token: str | None = None, rate: float = 0.0,
-              batch: int = 1, out=sys.stdout) -> tuple[int, int, int]:  # noqa: ANN001
+def send_file(
+    path: Path,
+    url: str,
+    token: str | None = None,
+    rate: float = 0.0,
+    batch: int = 1,
+    out=sys.stdout,
+) -> tuple[int, int, int]:
     """Post every line; return (accepted, duplicates, rejected). Each rejection is printed."""
     headers = {"content-type": "application/json"}
     if token:
@@ -33,12 +39,13 @@ def send_file(path: Path, url: str, token: str | None = None, rate: float = 0.0,
 
     def flush(client: httpx.Client) -> None:
         nonlocal accepted, duplicates, rejected
-        body = pending[0][1] if len(pending) == 1 else b"[" + b",".join(b for _, b in pending) + b"]"
+        body = (
+            pending[0][1] if len(pending) == 1 else b"[" + b",".join(b for _, b in pending) + b"]"
+        )
         first, last = pending[0][0], pending[-1][0]
         where = f"line {first}" if first == last else f"lines {first}-{last}"
         for attempt in range(5):
-            response = client.post(f"{url.rstrip('/')}/v1/contacts", content=body,
-                                   headers=headers)
+            response = client.post(f"{url.rstrip('/')}/v1/contacts", content=body, headers=headers)
             if response.status_code not in (429, 503):
                 break
             time.sleep(float(response.headers.get("retry-after", "1")) * (attempt + 1))
@@ -67,11 +74,11 @@ def send_file(path: Path, url: str, token: str | None = None, rate: float = 0.0,
 def send(args: argparse.Namespace) -> int:
     token = args.token or os.environ.get("ESCALATION_TOKEN")
     try:
-        accepted, duplicates, rejected = send_file(args.file, args.url, token, args.rate,
-                                                   max(1, args.batch))
+        accepted, duplicates, rejected = send_file(
+            args.file, args.url, token, args.rate, max(1, args.batch)
+        )
     except httpx.HTTPError as exc:
         print(f"escalation send: cannot reach intake at {args.url}: {exc}", file=sys.stderr)
         return 2
-    print(f"sent {args.file}: {accepted} accepted, {duplicates} duplicates, "
-          f"{rejected} rejected")
+    print(f"sent {args.file}: {accepted} accepted, {duplicates} duplicates, {rejected} rejected")
     return 1 if rejected else 0

@@ -22,29 +22,38 @@ def _ports(base: int) -> dict[str, int]:
     return {name: base + offset for name, offset in OFFSETS.items()}
 
 
-def child_env(ports: dict[str, int], policy: Path, bootstrap: str, data_dir: Path,
-              secret: str, partitions: int) -> dict[str, str]:
+def child_env(
+    ports: dict[str, int],
+    policy: Path,
+    bootstrap: str,
+    data_dir: Path,
+    secret: str,
+    partitions: int,
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ESCALATION_")}
     sink_url = f"http://127.0.0.1:{ports['sink']}/pages"
-    env.update({
-        "ESCALATION_PROFILE": "embedded",
-        "ESCALATION_KAFKA_BOOTSTRAP": bootstrap,
-        "ESCALATION_KAFKA_PARTITIONS": str(partitions),
-        "ESCALATION_POLICY": str(policy.resolve()),
-        "ESCALATION_INTAKE_PORT": str(ports["intake"]),
-        "ESCALATION_ROUTER_PORT": str(ports["router"]),
-        "ESCALATION_ESCALATOR_PORT": str(ports["escalator"]),
-        "ESCALATION_PAGER_PORT": str(ports["pager"]),
-        "ESCALATION_SINK_PORT": str(ports["sink"]),
-        "ESCALATION_SINK_SECRET": secret,
-        "ESCALATION_PAGE_SINK_URL": sink_url,
-        "ESCALATION_PAGE_SINK_SECRET": secret,
-        "ESCALATION_DATA_DIR": str(data_dir),
-        "ESCALATION_LOG_FORMAT": "json",
-    })
+    env.update(
+        {
+            "ESCALATION_PROFILE": "embedded",
+            "ESCALATION_KAFKA_BOOTSTRAP": bootstrap,
+            "ESCALATION_KAFKA_PARTITIONS": str(partitions),
+            "ESCALATION_POLICY": str(policy.resolve()),
+            "ESCALATION_INTAKE_PORT": str(ports["intake"]),
+            "ESCALATION_ROUTER_PORT": str(ports["router"]),
+            "ESCALATION_ESCALATOR_PORT": str(ports["escalator"]),
+            "ESCALATION_PAGER_PORT": str(ports["pager"]),
+            "ESCALATION_SINK_PORT": str(ports["sink"]),
+            "ESCALATION_SINK_SECRET": secret,
+            "ESCALATION_PAGE_SINK_URL": sink_url,
+            "ESCALATION_PAGE_SINK_SECRET": secret,
+            "ESCALATION_DATA_DIR": str(data_dir),
+            "ESCALATION_LOG_FORMAT": "json",
+        }
+    )
     # Tokens and other ESCALATION_ settings the user set pass through unchanged.
-    env.update({k: v for k, v in os.environ.items()
-                if k.startswith("ESCALATION_") and k not in env})
+    env.update(
+        {k: v for k, v in os.environ.items() if k.startswith("ESCALATION_") and k not in env}
+    )
     return env
 
 
@@ -63,12 +72,17 @@ def up(args: argparse.Namespace) -> int:
     bootstrap = f"127.0.0.1:{ports['broker']}"
     env = child_env(ports, args.policy, bootstrap, data_dir, secret, partitions)
     children = [
-        Child(name, [sys.executable, "-m", "escalation", name], env,
-              ready_url=f"http://127.0.0.1:{ports[name]}/readyz",
-              passthrough_stdout=(name == "sink"))
+        Child(
+            name,
+            [sys.executable, "-m", "escalation", name],
+            env,
+            ready_url=f"http://127.0.0.1:{ports[name]}/readyz",
+            passthrough_stdout=(name == "sink"),
+        )
         for name in SERVICES
     ]
     demo = args.demo_file if args.demo else None
     intake_url = f"http://127.0.0.1:{ports['intake']}"
-    return asyncio.run(supervisor.run(ports["broker"], partitions, children, demo, intake_url,
-                                      ports))
+    return asyncio.run(
+        supervisor.run(ports["broker"], partitions, children, demo, intake_url, ports)
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, StringConstraints
@@ -31,4 +30,3 @@ class WireModel(BaseModel):
     """Base of every message on a topic: unknown fields are an error, values are frozen."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
-

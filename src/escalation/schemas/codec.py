@@ -43,7 +43,8 @@ def _raise_decode_error(exc: ValidationError) -> None:
     first = problems[0]
     where = ".".join(str(part) for part in first["loc"]) or "(root)"
     raise DecodeError(
-        "invalid", f"{len(problems)} schema violation(s); first at {where}: {first['msg']}",
+        "invalid",
+        f"{len(problems)} schema violation(s); first at {where}: {first['msg']}",
         problems,
     ) from exc
 

@@ -57,15 +57,23 @@ class EmbeddedBroker:
             self.port = free_port(self.host)
         url = f"tcp://{self.host}:{self.port}"
         argv = [
-            broker_binary(), "broker",
-            "--listener-url", url,
-            "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/",
+            broker_binary(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
             preexec_fn=die_with_parent,
         )
         if out is not subprocess.DEVNULL:
@@ -82,8 +90,9 @@ class EmbeddedBroker:
                     f"broker exited with code {self.process.returncode} before listening "
                     f"on {self.bootstrap}"
                 )
-            with contextlib.suppress(OSError), socket.create_connection(
-                (self.host, self.port), timeout=0.5
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection((self.host, self.port), timeout=0.5),
             ):
                 return
             time.sleep(0.05)
@@ -119,10 +128,10 @@ def die_with_parent() -> None:
 
 
 async def ensure_topics(
-    kafka_options: dict[str, Any], specs: Iterable[TopicSpec], timeout: float = 30.0
+    kafka_options: dict[str, Any], specs: Iterable[TopicSpec], wait_seconds: float = 30.0
 ) -> list[str]:
     """Create every missing topic; return the names created. Waits for the broker to answer."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + wait_seconds
     admin = None
     while True:
         admin = AIOKafkaAdminClient(**kafka_options, request_timeout_ms=5000)

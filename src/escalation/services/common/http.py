@@ -93,13 +93,16 @@ class HttpApp:
         try:
             if handler is None:
                 status = 405 if path_known else 404
-                raise Problem(status, "not-found" if status == 404 else "method-not-allowed",
-                              f"{method} {path} is not served here")
+                raise Problem(
+                    status,
+                    "not-found" if status == 404 else "method-not-allowed",
+                    f"{method} {path} is not served here",
+                )
             body = await self._read_body(headers, receive)
             response = await handler(Request(method, path, headers, body, params))
         except Problem as problem:
             response = problem_response(problem, path)
-        except Exception:  # noqa: BLE001 - one bad request must not take the server down
+        except Exception:
             log.exception("http.handler_failed", method=method, path=path)
             response = problem_response(Problem(500, "internal", "unexpected error; see logs"))
         await _send(send, response)
@@ -108,8 +111,7 @@ class HttpApp:
         limit = self.max_body_bytes
         declared = headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
-            raise Problem(413, "body-too-large",
-                          f"body is {declared} bytes; the limit is {limit}")
+            raise Problem(413, "body-too-large", f"body is {declared} bytes; the limit is {limit}")
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -131,8 +133,10 @@ class HttpApp:
         from escalation.schemas import codec
 
         problems = await self.ready()
-        return Response(503 if problems else 200, codec.dumps(
-            {"status": "not ready" if problems else "ready", "problems": problems}))
+        return Response(
+            503 if problems else 200,
+            codec.dumps({"status": "not ready" if problems else "ready", "problems": problems}),
+        )
 
     async def _metrics(self, request: Request) -> Response:
         body, content_type = self.metrics.exposition()
@@ -165,8 +169,16 @@ async def serve(app: HttpApp, host: str, port: int, stop: asyncio.Event) -> None
     import uvicorn
 
     config = uvicorn.Config(
-        app, host=host, port=port, loop="none", http="httptools", lifespan="off",
-        access_log=False, log_config=None, server_header=False, date_header=False,
+        app,
+        host=host,
+        port=port,
+        loop="none",
+        http="httptools",
+        lifespan="off",
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        date_header=False,
     )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

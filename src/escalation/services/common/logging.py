@@ -20,7 +20,9 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", service: str | Non
     ]
     renderer: structlog.types.Processor
     if as_json:
-        renderer = structlog.processors.JSONRenderer(serializer=lambda v, **_: orjson.dumps(v).decode())
+        renderer = structlog.processors.JSONRenderer(
+            serializer=lambda v, **_: orjson.dumps(v).decode()
+        )
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     structlog.configure(

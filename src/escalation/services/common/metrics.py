@@ -8,9 +8,10 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    PlatformCollector,
+    ProcessCollector,
     generate_latest,
 )
-from prometheus_client import ProcessCollector, PlatformCollector
 
 from escalation import __version__
 
@@ -24,29 +25,41 @@ class ServiceMetrics:
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         build = Gauge(
-            "escalation_build_info", "Build of the running service.",
-            ["service", "version"], registry=self.registry,
+            "escalation_build_info",
+            "Build of the running service.",
+            ["service", "version"],
+            registry=self.registry,
         )
         build.labels(service, __version__).set(1)
         self.consumed = Counter(
-            "escalation_messages_consumed_total", "Messages read from a topic.",
-            ["topic"], registry=self.registry,
+            "escalation_messages_consumed_total",
+            "Messages read from a topic.",
+            ["topic"],
+            registry=self.registry,
         )
         self.produced = Counter(
-            "escalation_messages_produced_total", "Messages written to a topic.",
-            ["topic"], registry=self.registry,
+            "escalation_messages_produced_total",
+            "Messages written to a topic.",
+            ["topic"],
+            registry=self.registry,
         )
         self.dead_lettered = Counter(
-            "escalation_dead_letters_total", "Poison messages sent to a DLQ, by reason.",
-            ["topic", "reason"], registry=self.registry,
+            "escalation_dead_letters_total",
+            "Poison messages sent to a DLQ, by reason.",
+            ["topic", "reason"],
+            registry=self.registry,
         )
         self.duplicates = Counter(
-            "escalation_duplicates_total", "Inputs recognised as duplicates and skipped.",
-            ["topic"], registry=self.registry,
+            "escalation_duplicates_total",
+            "Inputs recognised as duplicates and skipped.",
+            ["topic"],
+            registry=self.registry,
         )
         self.processing_seconds = Histogram(
-            "escalation_processing_seconds", "Time to process one message.",
-            ["topic"], registry=self.registry,
+            "escalation_processing_seconds",
+            "Time to process one message.",
+            ["topic"],
+            registry=self.registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
         )
 

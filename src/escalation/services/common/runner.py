@@ -24,7 +24,11 @@ def run_stream_service(build: Callable[[Settings], Any], settings: Settings) -> 
 
     service = build(settings)
     worker = faust.Worker(
-        service.app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False,
-        override_logging=False, loop=None,
+        service.app,
+        loglevel=settings.log_level,
+        quiet=True,
+        redirect_stdouts=False,
+        override_logging=False,
+        loop=None,
     )
     worker.execute_from_commandline()

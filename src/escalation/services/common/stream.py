@@ -46,8 +46,12 @@ class StreamService:
 
     def topic(self, *names: str) -> faust.TopicT:
         return self.app.topic(
-            *names, key_type=bytes, value_type=bytes,
-            key_serializer="raw", value_serializer="raw", allow_empty=True,
+            *names,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            allow_empty=True,
         )
 
     async def _on_assigned(self, *args: Any, **kwargs: Any) -> None:
@@ -103,13 +107,19 @@ class StreamService:
         )
         dlq = dlq_of(message.topic)
         await self.topic(dlq).send(
-            key=message.key, value=message.value, headers=list(headers.items()),
+            key=message.key,
+            value=message.value,
+            headers=list(headers.items()),
             partition=message.partition,
         )
         self.metrics.dead_lettered.labels(message.topic, reason).inc()
         log.warning(
-            "message.dead_lettered", topic=message.topic, partition=message.partition,
-            offset=message.offset, reason=reason, error=text[:500],
+            "message.dead_lettered",
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            reason=reason,
+            error=text[:500],
         )
 
     async def guarded(self, event: EventT, handler: Callable[[EventT], Any]) -> None:
@@ -126,7 +136,7 @@ class StreamService:
             await handler(event)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the agent must never die
+        except Exception as exc:
             from escalation.schemas import DecodeError
 
             reason = f"decode.{exc.kind}" if isinstance(exc, DecodeError) else "handler.error"
@@ -134,7 +144,7 @@ class StreamService:
                 log.exception("message.handler_failed", topic=topic)
             try:
                 await self.dead_letter(event, reason, exc)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("message.dead_letter_failed", topic=topic)
         finally:
             self.metrics.processing_seconds.labels(topic).observe(time.perf_counter() - started)

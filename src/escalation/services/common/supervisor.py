@@ -39,8 +39,15 @@ class Supervisor:
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
-    async def run(self, broker_port: int, partitions: int, children: list[Child],
-                  demo: Path | None, intake_url: str, ports: dict[str, int]) -> int:
+    async def run(
+        self,
+        broker_port: int,
+        partitions: int,
+        children: list[Child],
+        demo: Path | None,
+        intake_url: str,
+        ports: dict[str, int],
+    ) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stopping.set)
@@ -52,8 +59,10 @@ class Supervisor:
             self.broker.start()
             settings = Settings(kafka_bootstrap=self.broker.bootstrap)
             await ensure_topics(settings.kafka_common(), catalogue(partitions))
-            self.say(f"broker    kafka://{self.broker.bootstrap}  (Tansu, memory storage, "
-                     f"{partitions} partitions)")
+            self.say(
+                f"broker    kafka://{self.broker.bootstrap}  (Tansu, memory storage, "
+                f"{partitions} partitions)"
+            )
             for child in children:
                 self._spawn(child)
             if not await self._await_ready(children, started):
@@ -74,30 +83,40 @@ class Supervisor:
         log = open(self.log_dir / f"{child.name}.log", "ab")  # noqa: SIM115
         stdout = None if child.passthrough_stdout else log
         child.process = subprocess.Popen(
-            child.argv, env=child.env, stdout=stdout, stderr=log, stdin=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=die_with_parent,
+            child.argv,
+            env=child.env,
+            stdout=stdout,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         log.close()
         self.children.append(child)
 
-    async def _await_ready(self, children: list[Child], started: float,
-                           timeout: float = 90.0) -> bool:
+    async def _await_ready(
+        self, children: list[Child], started: float, limit_seconds: float = 90.0
+    ) -> bool:
         pending = {c.name: c for c in children}
         async with httpx.AsyncClient(timeout=1.0) as client:
             while pending and not self.stopping.is_set():
                 for name, child in list(pending.items()):
                     assert child.process is not None
                     if child.process.poll() is not None:
-                        self.say(f"{name} exited with code {child.process.returncode} while "
-                                 f"starting; see {self.log_dir / (name + '.log')}")
+                        self.say(
+                            f"{name} exited with code {child.process.returncode} while "
+                            f"starting; see {self.log_dir / (name + '.log')}"
+                        )
                         return False
                     with contextlib.suppress(httpx.HTTPError):
                         if (await client.get(child.ready_url)).status_code == 200:
                             self.say(f"  ready  {name:<9} ({time.monotonic() - started:.1f}s)")
                             del pending[name]
-                if time.monotonic() - started > timeout:
-                    self.say(f"not ready after {timeout:.0f}s: {', '.join(pending)}; "
-                             f"logs in {self.log_dir}")
+                if time.monotonic() - started > limit_seconds:
+                    self.say(
+                        f"not ready after {limit_seconds:.0f}s: {', '.join(pending)}; "
+                        f"logs in {self.log_dir}"
+                    )
                     return False
                 await asyncio.sleep(0.25)
         return not pending
@@ -106,17 +125,22 @@ class Supervisor:
         from escalation.cli.send import send_file
 
         accepted, duplicates, rejected = await asyncio.to_thread(
-            send_file, demo, intake_url, None, 0.0, 1, self.out)
-        self.say(f"demo: sent {demo} ({accepted} accepted, {duplicates} duplicates, "
-                 f"{rejected} rejected); pages follow")
+            send_file, demo, intake_url, None, 0.0, 1, self.out
+        )
+        self.say(
+            f"demo: sent {demo} ({accepted} accepted, {duplicates} duplicates, "
+            f"{rejected} rejected); pages follow"
+        )
 
     async def _watch(self, children: list[Child]) -> int:
         while not self.stopping.is_set():
             for child in children:
                 assert child.process is not None
                 if child.process.poll() is not None:
-                    self.say(f"{child.name} exited with code {child.process.returncode}; "
-                             f"stopping the stack (log: {self.log_dir / (child.name + '.log')})")
+                    self.say(
+                        f"{child.name} exited with code {child.process.returncode}; "
+                        f"stopping the stack (log: {self.log_dir / (child.name + '.log')})"
+                    )
                     return 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), timeout=0.5)
@@ -132,8 +156,9 @@ class Supervisor:
         for child in reversed(self.children):
             if child.process is None:
                 continue
-            while child.process.poll() is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
+            remaining = max(0.0, deadline - time.monotonic())
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                await asyncio.to_thread(child.process.wait, remaining)
             if child.process.poll() is None:
                 child.process.kill()
                 child.process.wait()

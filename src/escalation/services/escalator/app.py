@@ -36,16 +36,23 @@ class EscalatorService(StreamService):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings, ESCALATOR_APP, "escalator", settings.escalator_port)
         self.issues = self.app.Table(
-            ISSUES_TABLE, key_type=bytes, value_type=bytes,
-            partitions=settings.kafka_partitions, default=None,
+            ISSUES_TABLE,
+            key_type=bytes,
+            value_type=bytes,
+            partitions=settings.kafka_partitions,
+            default=None,
         )
         self.outcomes = Counter(
-            "escalation_escalator_outcomes_total", "What each input did to its issue.",
-            ["input", "outcome"], registry=self.metrics.registry,
+            "escalation_escalator_outcomes_total",
+            "What each input did to its issue.",
+            ["input", "outcome"],
+            registry=self.metrics.registry,
         )
         self.escalation_events = Counter(
-            "escalation_lifecycle_events_total", "Escalation lifecycle events emitted.",
-            ["type"], registry=self.metrics.registry,
+            "escalation_lifecycle_events_total",
+            "Escalation lifecycle events emitted.",
+            ["type"],
+            registry=self.metrics.registry,
         )
         self.inputs = self.topic(ROUTED, COMMANDS)
         self.escalations_out = self.topic(ESCALATIONS)
@@ -86,19 +93,34 @@ class EscalatorService(StreamService):
     async def _emit(self, decision: Decision) -> None:
         pending = []
         for record in decision.escalations:
-            pending.append(await self.escalations_out.send(
-                key=record.customer_id.encode(), value=codec.encode(record),
-                headers=[("event-id",
-                          f"{record.escalation_id}:{record.type}:{record.cause_id}".encode())],
-            ))
+            pending.append(
+                await self.escalations_out.send(
+                    key=record.customer_id.encode(),
+                    value=codec.encode(record),
+                    headers=[
+                        (
+                            "event-id",
+                            f"{record.escalation_id}:{record.type}:{record.cause_id}".encode(),
+                        )
+                    ],
+                )
+            )
             self.escalation_events.labels(record.type).inc()
-            log.info("escalation.event", type=record.type, escalation_id=record.escalation_id,
-                     reason=record.reason, owner=record.owner)
+            log.info(
+                "escalation.event",
+                type=record.type,
+                escalation_id=record.escalation_id,
+                reason=record.reason,
+                owner=record.owner,
+            )
         for page in decision.pages:
-            pending.append(await self.pages_out.send(
-                key=page.customer_id.encode(), value=codec.encode(page),
-                headers=[("event-id", page.page_id.encode())],
-            ))
+            pending.append(
+                await self.pages_out.send(
+                    key=page.customer_id.encode(),
+                    value=codec.encode(page),
+                    headers=[("event-id", page.page_id.encode())],
+                )
+            )
         for future in pending:
             await future
         self.metrics.produced.labels(ESCALATIONS).inc(len(decision.escalations))

@@ -35,16 +35,37 @@ class Decision:
 
 
 def _remember(seen: list[str], ident: str) -> list[str]:
-    return [*seen[-(SEEN_LIMIT - 1):], ident]
+    return [*seen[-(SEEN_LIMIT - 1) :], ident]
 
 
 def _new_state(routed: RoutedContact) -> IssueState:
     return IssueState(
-        customer_id=routed.customer.id, customer_tier=routed.customer.tier,
-        issue_id=routed.issue_id, issue_key=routed.issue_key, category=routed.category,
-        product=routed.product, owner=routed.routing.owner, team=routed.routing.team,
+        customer_id=routed.customer.id,
+        customer_tier=routed.customer.tier,
+        issue_id=routed.issue_id,
+        issue_key=routed.issue_key,
+        category=routed.category,
+        product=routed.product,
+        owner=routed.routing.owner,
+        team=routed.routing.team,
         targets=routed.routing.targets,
     )
+
+
+def densest_window(marks: list[ContactMark], at: datetime, window: timedelta) -> list[ContactMark]:
+    """The most contacts that fit in one window containing the contact at ``at``.
+
+    Contacts may arrive out of order (a late email, a replayed partition), so the
+    window is not simply the one ending now.
+    """
+    best: list[ContactMark] = []
+    for start in marks:
+        if not (at - window <= start.at <= at):
+            continue
+        inside = [m for m in marks if start.at <= m.at <= start.at + window]
+        if len(inside) > len(best):
+            best = inside
+    return best
 
 
 def escalation_trigger(state: IssueState, routed: RoutedContact) -> str | None:
@@ -58,26 +79,56 @@ def escalation_trigger(state: IssueState, routed: RoutedContact) -> str | None:
     return None
 
 
-def _record(kind: str, state: IssueState, now: datetime, reason: str, cause: str,
-            by: str | None = None, note: str | None = None) -> EscalationEvent:
+def _record(
+    kind: str,
+    state: IssueState,
+    now: datetime,
+    reason: str,
+    cause: str,
+    by: str | None = None,
+    note: str | None = None,
+) -> EscalationEvent:
     assert state.escalation_id is not None
     return EscalationEvent(
-        escalation_id=state.escalation_id, type=kind, at=now, customer_id=state.customer_id,
-        issue_id=state.issue_id, issue_key=state.issue_key, category=state.category,
-        product=state.product, owner=state.owner, team=state.team, level=state.level,
-        reason=reason, contacts=state.escalation_contacts, by=by, note=note, cause_id=cause,
+        escalation_id=state.escalation_id,
+        type=kind,
+        at=now,
+        customer_id=state.customer_id,
+        issue_id=state.issue_id,
+        issue_key=state.issue_key,
+        category=state.category,
+        product=state.product,
+        owner=state.owner,
+        team=state.team,
+        level=state.level,
+        reason=reason,
+        contacts=state.escalation_contacts,
+        by=by,
+        note=note,
+        cause_id=cause,
     )
 
 
 def _page(state: IssueState, action: str, reason: str, now: datetime) -> PageRequest:
     assert state.escalation_id is not None
     return PageRequest(
-        page_id=page_id_for(state.escalation_id, state.level, action), action=action,
-        escalation_id=state.escalation_id, dedup_key=state.escalation_id, level=state.level,
-        reason=reason, customer_id=state.customer_id, customer_tier=state.customer_tier,
-        issue_key=state.issue_key, category=state.category, product=state.product,
-        owner=state.owner, team=state.team, summary=state.summary,
-        contacts=state.escalation_contacts, targets=state.targets, created_at=now,
+        page_id=page_id_for(state.escalation_id, state.level, action),
+        action=action,
+        escalation_id=state.escalation_id,
+        dedup_key=state.escalation_id,
+        level=state.level,
+        reason=reason,
+        customer_id=state.customer_id,
+        customer_tier=state.customer_tier,
+        issue_key=state.issue_key,
+        category=state.category,
+        product=state.product,
+        owner=state.owner,
+        team=state.team,
+        summary=state.summary,
+        contacts=state.escalation_contacts,
+        targets=state.targets,
+        created_at=now,
     )
 
 
@@ -89,51 +140,61 @@ def decide_contact(state: IssueState | None, routed: RoutedContact, now: datetim
     window = timedelta(seconds=routed.routing.escalation.repeat_window_seconds)
     horizon = routed.occurred_at - window
     marks = [m for m in state.contacts if horizon <= m.at <= routed.occurred_at + window]
-    marks = sorted([*marks, ContactMark(event_id=routed.event_id, at=routed.occurred_at)],
-                   key=lambda m: m.at)[-CONTACTS_LIMIT:]
-    in_window = [m for m in marks if horizon <= m.at <= routed.occurred_at]
+    marks = sorted(
+        [*marks, ContactMark(event_id=routed.event_id, at=routed.occurred_at)], key=lambda m: m.at
+    )[-CONTACTS_LIMIT:]
+    in_window = densest_window(marks, routed.occurred_at, window)
     active = state.status in ("open", "acked")
-    state = state.model_copy(update={
-        "contacts": marks,
-        "seen": _remember(state.seen, routed.event_id),
-        "customer_tier": routed.customer.tier,
-        "summary": routed.summary or state.summary,
-        # An open issue keeps its owner: the customer never starts over with someone new.
-        "owner": state.owner if active else routed.routing.owner,
-        "team": state.team if active else routed.routing.team,
-        "targets": state.targets if active else routed.routing.targets,
-        "updated_at": now,
-    })
+    state = state.model_copy(
+        update={
+            "contacts": marks,
+            "seen": _remember(state.seen, routed.event_id),
+            "customer_tier": routed.customer.tier,
+            "summary": routed.summary or state.summary,
+            # An open issue keeps its owner: the customer never starts over with someone new.
+            "owner": state.owner if active else routed.routing.owner,
+            "team": state.team if active else routed.routing.team,
+            "targets": state.targets if active else routed.routing.targets,
+            "updated_at": now,
+        }
+    )
     if active:
-        grouped = state.model_copy(update={
-            "escalation_contacts": [*state.escalation_contacts, routed.event_id][-CONTACTS_LIMIT:]
-        })
+        grouped = state.model_copy(
+            update={
+                "escalation_contacts": [*state.escalation_contacts, routed.event_id][
+                    -CONTACTS_LIMIT:
+                ]
+            }
+        )
         return Decision(grouped, outcome="grouped")
     counted = state.model_copy(update={"contacts": in_window})
     reason = escalation_trigger(counted, routed)
     if reason is None:
         return Decision(state, outcome="recorded")
     sequence = state.escalation_seq + 1
-    opened = state.model_copy(update={
-        "escalation_seq": sequence,
-        "escalation_id": make_escalation_id(state.customer_id, state.issue_id, sequence),
-        "status": "open",
-        "level": 1,
-        "escalation_contacts": [m.event_id for m in in_window],
-        "opened_at": now,
-    })
+    opened = state.model_copy(
+        update={
+            "escalation_seq": sequence,
+            "escalation_id": make_escalation_id(state.customer_id, state.issue_id, sequence),
+            "status": "open",
+            "level": 1,
+            "escalation_contacts": [m.event_id for m in in_window],
+            "opened_at": now,
+        }
+    )
     cause = routed.event_id
     return Decision(
         opened,
-        escalations=[_record("opened", opened, now, reason, cause),
-                     _record("paged", opened, now, reason, cause)],
+        escalations=[
+            _record("opened", opened, now, reason, cause),
+            _record("paged", opened, now, reason, cause),
+        ],
         pages=[_page(opened, "trigger", reason, now)],
         outcome="opened",
     )
 
 
-def decide_command(state: IssueState | None, command: EscalationCommand,
-                   now: datetime) -> Decision:
+def decide_command(state: IssueState | None, command: EscalationCommand, now: datetime) -> Decision:
     """Apply an ack or resolve to the escalation it names, once."""
     if state is None or state.escalation_id != command.escalation_id:
         return Decision(state, outcome="stale")
@@ -149,8 +210,11 @@ def decide_command(state: IssueState | None, command: EscalationCommand,
     action = "acknowledge" if status == "acked" else "resolve"
     return Decision(
         updated,
-        escalations=[_record(kind, updated, now, reason, command.command_id,
-                             by=command.by, note=command.note)],
+        escalations=[
+            _record(
+                kind, updated, now, reason, command.command_id, by=command.by, note=command.note
+            )
+        ],
         pages=[_page(updated, action, reason, now)],
         outcome=kind,
     )

@@ -28,10 +28,14 @@ def build_http(intake: Intake, metrics: ServiceMetrics, settings: Settings) -> H
     async def contacts(request: Request) -> Response:
         return _response(await intake.post_contacts(request.headers, request.body))
 
-    def command(action: str):  # noqa: ANN202
+    def command(action: str):
         async def handler(request: Request) -> Response:
-            return _response(await intake.post_command(
-                request.params["escalation_id"], action, request.headers, request.body))
+            return _response(
+                await intake.post_command(
+                    request.params["escalation_id"], action, request.headers, request.body
+                )
+            )
+
         return handler
 
     http.route("POST", "/v1/contacts", contacts)
@@ -51,8 +55,12 @@ async def run(settings: Settings) -> None:
     try:
         intake = Intake(settings, producer, metrics)
         http = build_http(intake, metrics, settings)
-        log.info("intake.listening", host=settings.intake_host, port=settings.intake_port,
-                 auth="tokens" if settings.intake_tokens else "open (loopback only)")
+        log.info(
+            "intake.listening",
+            host=settings.intake_host,
+            port=settings.intake_port,
+            auth="tokens" if settings.intake_tokens else "open (loopback only)",
+        )
         await serve(http, settings.intake_host, settings.intake_port, stop)
     finally:
         await producer.stop()

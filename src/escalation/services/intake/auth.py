@@ -29,16 +29,27 @@ class TokenAuth:
         if self.open:
             return None
         if not authorization:
-            raise Problem(401, "unauthenticated", "send 'Authorization: Bearer <token>'",
-                          headers={"www-authenticate": 'Bearer realm="escalation"'})
+            raise Problem(
+                401,
+                "unauthenticated",
+                "send 'Authorization: Bearer <token>'",
+                headers={"www-authenticate": 'Bearer realm="escalation"'},
+            )
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Problem(401, "unauthenticated", "the Authorization header must be 'Bearer "
-                          "<token>'", headers={"www-authenticate": 'Bearer realm="escalation"'})
+            raise Problem(
+                401,
+                "unauthenticated",
+                "the Authorization header must be 'Bearer <token>'",
+                headers={"www-authenticate": 'Bearer realm="escalation"'},
+            )
         wanted = hashlib.sha256(token.strip().encode()).hexdigest()
         for known, source in self._by_digest.items():
             if hmac.compare_digest(known, wanted):
                 return source
-        raise Problem(401, "invalid-token", "the bearer token is not known",
-                      headers={"www-authenticate": 'Bearer realm="escalation", '
-                                                   'error="invalid_token"'})
+        raise Problem(
+            401,
+            "invalid-token",
+            "the bearer token is not known",
+            headers={"www-authenticate": 'Bearer realm="escalation", error="invalid_token"'},
+        )

@@ -43,22 +43,33 @@ def problem_reply(problem: Problem, instance: str | None = None) -> Reply:
 
 
 class Intake:
-    def __init__(self, settings: Settings, producer: AIOKafkaProducer,
-                 metrics: ServiceMetrics) -> None:
+    def __init__(
+        self, settings: Settings, producer: AIOKafkaProducer, metrics: ServiceMetrics
+    ) -> None:
         self.settings = settings
         self.producer = producer
         self.metrics = metrics
         self.auth = TokenAuth(settings.intake_tokens)
         self.recent = RecentIds(settings.intake_dedup_window)
-        self.limiter = RateLimiter(settings.intake_rate_per_source,
-                                   settings.intake_burst_per_source)
+        self.limiter = RateLimiter(
+            settings.intake_rate_per_source, settings.intake_burst_per_source
+        )
         registry = metrics.registry
-        self.requests = Counter("escalation_intake_requests_total", "HTTP requests by outcome.",
-                                ["endpoint", "status"], registry=registry)
-        self.events = Counter("escalation_intake_events_total", "Contact events by result.",
-                              ["source", "result"], registry=registry)
+        self.requests = Counter(
+            "escalation_intake_requests_total",
+            "HTTP requests by outcome.",
+            ["endpoint", "status"],
+            registry=registry,
+        )
+        self.events = Counter(
+            "escalation_intake_events_total",
+            "Contact events by result.",
+            ["source", "result"],
+            registry=registry,
+        )
         self.ack_seconds = Histogram(
-            "escalation_intake_broker_ack_seconds", "From produce to broker acknowledgement.",
+            "escalation_intake_broker_ack_seconds",
+            "From produce to broker acknowledgement.",
             registry=registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )
@@ -77,49 +88,75 @@ class Intake:
         token_source = self.auth.source_of(headers.get("authorization"))
         require_json(headers)
         if len(body) > self.settings.intake_max_body_bytes:
-            raise Problem(413, "body-too-large", f"body is {len(body)} bytes; the limit is "
-                          f"{self.settings.intake_max_body_bytes}")
+            raise Problem(
+                413,
+                "body-too-large",
+                f"body is {len(body)} bytes; the limit is {self.settings.intake_max_body_bytes}",
+            )
         try:
             events = codec.decode_contacts(body)
         except codec.DecodeError as exc:
             status = 400 if exc.kind == "malformed" else 422
-            raise Problem(status, "malformed-json" if status == 400 else "schema-violation",
-                          exc.detail, exc.errors if status == 422 else None) from exc
+            raise Problem(
+                status,
+                "malformed-json" if status == 400 else "schema-violation",
+                exc.detail,
+                exc.errors if status == 422 else None,
+            ) from exc
         self._check_batch(events, token_source)
         source = token_source or events[0].source
         wait = self.limiter.take(source, len(events))
         if wait:
             retry = "60" if wait == float("inf") else str(max(1, int(wait + 0.999)))
-            raise Problem(429, "rate-limited", f"source {source!r} is over its rate of "
-                          f"{self.settings.intake_rate_per_source:g} events/s",
-                          headers={"retry-after": retry})
+            raise Problem(
+                429,
+                "rate-limited",
+                f"source {source!r} is over its rate of "
+                f"{self.settings.intake_rate_per_source:g} events/s",
+                headers={"retry-after": retry},
+            )
         accepted, duplicates = await self._publish(events)
         return Reply(202, codec.dumps({"accepted": accepted, "duplicates": duplicates}))
 
     def _check_batch(self, events: list[ContactEvent], token_source: str | None) -> None:
         limit = self.settings.intake_max_batch
         if len(events) > limit:
-            raise Problem(413, "batch-too-large",
-                          f"batch has {len(events)} events; the limit is {limit}")
+            raise Problem(
+                413, "batch-too-large", f"batch has {len(events)} events; the limit is {limit}"
+            )
         if not events:
-            raise Problem(422, "schema-violation", "the batch is empty",
-                          [{"loc": [], "msg": "at least one event is required"}])
+            raise Problem(
+                422,
+                "schema-violation",
+                "the batch is empty",
+                [{"loc": [], "msg": "at least one event is required"}],
+            )
         too_big = [
-            {"loc": [i], "msg": f"event is {size} bytes; the limit is "
-                                f"{self.settings.intake_max_event_bytes}"}
+            {
+                "loc": [i],
+                "msg": f"event is {size} bytes; the limit is "
+                f"{self.settings.intake_max_event_bytes}",
+            }
             for i, e in enumerate(events)
             if (size := len(codec.encode(e))) > self.settings.intake_max_event_bytes
         ]
         if too_big:
-            raise Problem(413, "event-too-large", f"{len(too_big)} event(s) over the per-event "
-                          "limit", too_big)
+            raise Problem(
+                413, "event-too-large", f"{len(too_big)} event(s) over the per-event limit", too_big
+            )
         if token_source is not None:
-            foreign = [{"loc": [i, "source"] if len(events) > 1 else ["source"],
-                        "msg": f"token is for source {token_source!r}, not {e.source!r}"}
-                       for i, e in enumerate(events) if e.source != token_source]
+            foreign = [
+                {
+                    "loc": [i, "source"] if len(events) > 1 else ["source"],
+                    "msg": f"token is for source {token_source!r}, not {e.source!r}",
+                }
+                for i, e in enumerate(events)
+                if e.source != token_source
+            ]
             if foreign:
-                raise Problem(403, "wrong-source", "events claim a source this token is not "
-                              "for", foreign)
+                raise Problem(
+                    403, "wrong-source", "events claim a source this token is not for", foreign
+                )
 
     async def _publish(self, events: list[ContactEvent]) -> tuple[list[str], list[str]]:
         fresh: list[ContactEvent] = []
@@ -137,7 +174,9 @@ class Intake:
         try:
             futures = [
                 await self.producer.send(
-                    CONTACTS, codec.encode(e), key=e.customer.id.encode(),
+                    CONTACTS,
+                    codec.encode(e),
+                    key=e.customer.id.encode(),
                     headers=[("event-id", e.event_id.encode())],
                 )
                 for e in fresh
@@ -145,9 +184,13 @@ class Intake:
             await asyncio.gather(*futures)
         except KafkaError as exc:
             log.warning("intake.broker_unavailable", error=repr(exc))
-            raise Problem(503, "broker-unavailable", "the event log did not acknowledge the "
-                          "write; nothing is lost by retrying the same request",
-                          headers={"retry-after": BROKER_RETRY_AFTER}) from exc
+            raise Problem(
+                503,
+                "broker-unavailable",
+                "the event log did not acknowledge the "
+                "write; nothing is lost by retrying the same request",
+                headers={"retry-after": BROKER_RETRY_AFTER},
+            ) from exc
         self.ack_seconds.observe(loop.time() - started)
         for event in fresh:
             self.recent.add(event.event_id)
@@ -157,8 +200,9 @@ class Intake:
 
     # -- commands ---------------------------------------------------------------------
 
-    async def post_command(self, escalation_id: str, action: str,
-                           headers: Mapping[str, str], body: bytes) -> Reply:
+    async def post_command(
+        self, escalation_id: str, action: str, headers: Mapping[str, str], body: bytes
+    ) -> Reply:
         instance = f"/v1/escalations/{escalation_id}/{action}"
         try:
             self.auth.source_of(headers.get("authorization"))
@@ -174,22 +218,42 @@ class Intake:
                 status = 400 if exc.kind == "malformed" else 422
                 raise Problem(status, "schema-violation", exc.detail, exc.errors or None) from exc
             command = EscalationCommand(
-                command_id=f"cmd_{secrets.token_hex(12)}", action=action,
-                escalation_id=escalation_id, customer_id=customer_id,
-                at=datetime.now(UTC), by=parsed.by, note=parsed.note, eta=parsed.eta,
+                command_id=f"cmd_{secrets.token_hex(12)}",
+                action=action,
+                escalation_id=escalation_id,
+                customer_id=customer_id,
+                at=datetime.now(UTC),
+                by=parsed.by,
+                note=parsed.note,
+                eta=parsed.eta,
             )
             try:
-                await (await self.producer.send(
-                    COMMANDS, codec.encode(command), key=customer_id.encode(),
-                    headers=[("event-id", command.command_id.encode())],
-                ))
+                await (
+                    await self.producer.send(
+                        COMMANDS,
+                        codec.encode(command),
+                        key=customer_id.encode(),
+                        headers=[("event-id", command.command_id.encode())],
+                    )
+                )
             except KafkaError as exc:
-                raise Problem(503, "broker-unavailable", "the command was not written; retry",
-                              headers={"retry-after": BROKER_RETRY_AFTER}) from exc
+                raise Problem(
+                    503,
+                    "broker-unavailable",
+                    "the command was not written; retry",
+                    headers={"retry-after": BROKER_RETRY_AFTER},
+                ) from exc
             self.metrics.produced.labels(COMMANDS).inc()
-            reply = Reply(202, codec.dumps({"command_id": command.command_id,
-                                            "escalation_id": escalation_id,
-                                            "action": action}))
+            reply = Reply(
+                202,
+                codec.dumps(
+                    {
+                        "command_id": command.command_id,
+                        "escalation_id": escalation_id,
+                        "action": action,
+                    }
+                ),
+            )
         except Problem as problem:
             reply = problem_reply(problem, instance)
         self.requests.labels(action, str(reply.status)).inc()
@@ -208,5 +272,8 @@ class Intake:
 def require_json(headers: Mapping[str, str]) -> None:
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != JSON and not content_type.endswith("+json"):
-        raise Problem(415, "unsupported-media-type",
-                      f"content type {content_type or '(none)'!r}; send application/json")
+        raise Problem(
+            415,
+            "unsupported-media-type",
+            f"content type {content_type or '(none)'!r}; send application/json",
+        )

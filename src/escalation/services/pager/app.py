@@ -41,22 +41,37 @@ class PagerService(StreamService):
             log.error("pager.target_unusable", problem=problem)
         base = settings.intake_public_url or f"http://{settings.intake_host}:{settings.intake_port}"
         self.links = Links(base.rstrip("/"))
-        self.backoff = Backoff(settings.pager_backoff_base_seconds,
-                               settings.pager_backoff_max_seconds, settings.pager_max_attempts)
+        self.backoff = Backoff(
+            settings.pager_backoff_base_seconds,
+            settings.pager_backoff_max_seconds,
+            settings.pager_max_attempts,
+        )
         self.delivered = self.app.Table(
-            DELIVERED_TABLE, key_type=bytes, value_type=bytes,
-            partitions=settings.kafka_partitions, default=None,
+            DELIVERED_TABLE,
+            key_type=bytes,
+            value_type=bytes,
+            partitions=settings.kafka_partitions,
+            default=None,
         )
         registry = self.metrics.registry
-        self.attempts = Counter("escalation_page_attempts_total",
-                                "Delivery attempts by target and result reason.",
-                                ["target", "reason"], registry=registry)
-        self.pages_sent = Counter("escalation_pages_delivered_total",
-                                  "Pages delivered, by target and action.",
-                                  ["target", "action"], registry=registry)
+        self.attempts = Counter(
+            "escalation_page_attempts_total",
+            "Delivery attempts by target and result reason.",
+            ["target", "reason"],
+            registry=registry,
+        )
+        self.pages_sent = Counter(
+            "escalation_pages_delivered_total",
+            "Pages delivered, by target and action.",
+            ["target", "action"],
+            registry=registry,
+        )
         self.page_latency = Histogram(
-            "escalation_page_delivery_seconds", "From page request to delivery.", ["target"],
-            registry=registry, buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            "escalation_page_delivery_seconds",
+            "From page request to delivery.",
+            ["target"],
+            registry=registry,
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
         )
         self.client: httpx.AsyncClient | None = None
         self.ready_checks.append(self._targets_ready)
@@ -74,7 +89,8 @@ class PagerService(StreamService):
         class HttpClient(mode.Service):
             async def on_start(self) -> None:
                 pager.client = httpx.AsyncClient(
-                    timeout=pager.settings.pager_timeout_seconds, follow_redirects=False)
+                    timeout=pager.settings.pager_timeout_seconds, follow_redirects=False
+                )
 
             async def on_stop(self) -> None:
                 if pager.client is not None:
@@ -113,19 +129,28 @@ class PagerService(StreamService):
         if not target.accepts(page.action):
             return None
         result = await deliver(
-            self.client, lambda: target.build(page, self.links, int(time.time())), self.backoff,
+            self.client,
+            lambda: target.build(page, self.links, int(time.time())),
+            self.backoff,
             on_attempt=lambda v: self.attempts.labels(target.id, v.reason).inc(),
         )
         if result.verdict.outcome == "delivered":
             self.pages_sent.labels(target.id, page.action).inc()
             lag = (datetime.now(UTC) - page.created_at).total_seconds()
             self.page_latency.labels(target.id).observe(max(lag, 0.0))
-            log.info("page.delivered", target=target.id, page_id=page.page_id,
-                     escalation_id=page.escalation_id, action=page.action,
-                     attempts=result.attempts)
+            log.info(
+                "page.delivered",
+                target=target.id,
+                page_id=page.page_id,
+                escalation_id=page.escalation_id,
+                action=page.action,
+                attempts=result.attempts,
+            )
             return None
-        return (f"{target.id}: {result.verdict.outcome} ({result.verdict.reason}) "
-                f"after {result.attempts} attempt(s)")
+        return (
+            f"{target.id}: {result.verdict.outcome} ({result.verdict.reason}) "
+            f"after {result.attempts} attempt(s)"
+        )
 
 
 def build(settings: Settings) -> PagerService:

@@ -54,8 +54,7 @@ def classify(response: httpx.Response | None, error: Exception | None = None) ->
     if status == 429:
         return Verdict("retry", "http_429", _retry_after(response))
     if status in RETRYABLE_STATUS:
-        return Verdict("retry", "http_5xx" if status >= 500 else "http_4xx",
-                       _retry_after(response))
+        return Verdict("retry", "http_5xx" if status >= 500 else "http_4xx", _retry_after(response))
     return Verdict("rejected", "http_4xx" if status < 500 else "http_5xx")
 
 

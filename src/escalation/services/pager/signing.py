@@ -23,7 +23,7 @@ def secret_key(secret: str) -> bytes:
     if not secret.startswith(PREFIX):
         raise SignatureError(f"webhook secrets start with {PREFIX!r}")
     try:
-        return base64.b64decode(secret[len(PREFIX):], validate=True)
+        return base64.b64decode(secret[len(PREFIX) :], validate=True)
     except ValueError as exc:
         raise SignatureError("webhook secret is not valid base64 after 'whsec_'") from exc
 

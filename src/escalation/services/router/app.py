@@ -23,8 +23,10 @@ class RouterService(StreamService):
         super().__init__(settings, ROUTER_APP, "router", settings.router_port)
         self.policy = policy or load_policy(settings.policy)
         self.routed = Counter(
-            "escalation_routed_total", "Contacts routed, by route and whether it fell back.",
-            ["route", "fallback"], registry=self.metrics.registry,
+            "escalation_routed_total",
+            "Contacts routed, by route and whether it fell back.",
+            ["route", "fallback"],
+            registry=self.metrics.registry,
         )
         self.contacts = self.topic(CONTACTS)
         self.output = self.topic(ROUTED)

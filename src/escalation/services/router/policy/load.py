@@ -44,29 +44,37 @@ def _cross_references(policy: Policy) -> list[str]:
     errors: list[str] = []
     teams = {t.id for t in policy.teams}
     targets = {t.id for t in policy.targets}
-    for kind, items in (("owners", policy.owners), ("teams", policy.teams),
-                        ("targets", policy.targets), ("routes", policy.routes)):
+    for kind, items in (
+        ("owners", policy.owners),
+        ("teams", policy.teams),
+        ("targets", policy.targets),
+        ("routes", policy.routes),
+    ):
         seen: set[str] = set()
         for i, item in enumerate(items):
             key = item.name if kind == "routes" else item.id
             if key in seen:
-                errors.append(f"{kind}[{i}]: duplicate {'name' if kind == 'routes' else 'id'} "
-                              f"{key!r}")
+                errors.append(
+                    f"{kind}[{i}]: duplicate {'name' if kind == 'routes' else 'id'} {key!r}"
+                )
             seen.add(key)
     for i, owner in enumerate(policy.owners):
         errors += [f"owners[{i}].teams: unknown team {t!r}" for t in owner.teams if t not in teams]
-        errors += [f"owners[{i}].targets: unknown target {t!r}" for t in owner.targets
-                   if t not in targets]
+        errors += [
+            f"owners[{i}].targets: unknown target {t!r}" for t in owner.targets if t not in targets
+        ]
     for i, team in enumerate(policy.teams):
-        errors += [f"teams[{i}].targets: unknown target {t!r}" for t in team.targets
-                   if t not in targets]
+        errors += [
+            f"teams[{i}].targets: unknown target {t!r}" for t in team.targets if t not in targets
+        ]
         if not any(team.id in o.teams for o in policy.owners):
             errors.append(f"teams[{i}]: team {team.id!r} has no owners")
     for i, route in enumerate(policy.routes):
         if route.team not in teams:
             errors.append(f"routes[{i}].team: unknown team {route.team!r}")
-        errors += [f"routes[{i}].targets: unknown target {t!r}" for t in route.targets
-                   if t not in targets]
+        errors += [
+            f"routes[{i}].targets: unknown target {t!r}" for t in route.targets if t not in targets
+        ]
     last = policy.routes[-1]
     if not last.match.is_catch_all or last.continue_:
         errors.append(

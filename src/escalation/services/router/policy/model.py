@@ -78,8 +78,9 @@ class Match(PolicyModel):
 
     @property
     def is_catch_all(self) -> bool:
-        return all(v is None for v in (self.tier, self.channel, self.category, self.product,
-                                       self.urgency))
+        return all(
+            v is None for v in (self.tier, self.channel, self.category, self.product, self.urgency)
+        )
 
 
 class Route(PolicyModel):

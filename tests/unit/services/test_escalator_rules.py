@@ -1,0 +1,112 @@
+from datetime import UTC, datetime
+
+from tests.unit.factories import T0, hours, routed
+
+from escalation.schemas import EscalationCommand
+from escalation.services.escalator.rules import decide_command, decide_contact
+
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
+
+
+def feed(*contacts, state=None):
+    decisions = []
+    for contact in contacts:
+        decision = decide_contact(state, contact, NOW)
+        state = decision.state
+        decisions.append(decision)
+    return state, decisions
+
+
+def command(escalation_id, action="ack", command_id="cmd-1", by="chen"):
+    return EscalationCommand(
+        command_id=command_id,
+        action=action,
+        escalation_id=escalation_id,
+        customer_id="C-1042",
+        at=NOW,
+        by=by,
+    )
+
+
+def test_third_contact_within_window_opens_one_escalation_and_one_page():
+    state, decisions = feed(
+        routed("a", T0), routed("b", T0 + hours(24)), routed("c", T0 + hours(48))
+    )
+    assert [d.outcome for d in decisions] == ["recorded", "recorded", "opened"]
+    opened = decisions[-1]
+    assert [e.type for e in opened.escalations] == ["opened", "paged"]
+    assert len(opened.pages) == 1
+    page = opened.pages[0]
+    assert page.contacts == ["a", "b", "c"]
+    assert page.reason.startswith("repeat.contacts: 3 contacts within 72h")
+    assert page.dedup_key == state.escalation_id == page.escalation_id
+    assert page.owner == "chen"
+
+
+def test_contacts_outside_the_window_do_not_count():
+    _, decisions = feed(routed("a", T0), routed("b", T0 + hours(50)), routed("c", T0 + hours(73)))
+    assert decisions[-1].outcome == "recorded"
+
+
+def test_out_of_order_contacts_count_by_when_they_happened():
+    _, decisions = feed(routed("c", T0 + hours(48)), routed("a", T0), routed("b", T0 + hours(1)))
+    assert decisions[-1].outcome == "opened"
+    assert decisions[-1].pages[0].contacts == ["a", "b", "c"]
+
+
+def test_critical_contact_pages_at_once():
+    _, decisions = feed(routed("vip-1", T0, urgency="critical"))
+    assert decisions[0].outcome == "opened"
+    assert decisions[0].pages[0].reason == "urgency.critical"
+
+
+def test_redelivered_event_is_a_duplicate_and_counts_once():
+    state, decisions = feed(routed("a", T0), routed("a", T0), routed("b", T0 + hours(1)))
+    assert [d.outcome for d in decisions] == ["recorded", "duplicate", "recorded"]
+    assert [m.event_id for m in state.contacts] == ["a", "b"]
+
+
+def test_reprocessing_the_same_input_yields_the_same_ids():
+    before, _ = feed(routed("a", T0), routed("b", T0 + hours(1)))
+    first = decide_contact(before, routed("c", T0 + hours(2)), NOW)
+    again = decide_contact(before, routed("c", T0 + hours(2)), NOW)
+    assert first.pages[0].page_id == again.pages[0].page_id
+    assert first.state.escalation_id == again.state.escalation_id
+
+
+def test_contacts_on_an_open_escalation_are_grouped_and_keep_the_owner():
+    state, _ = feed(routed("a", T0, urgency="critical"))
+    state, decisions = feed(routed("b", T0 + hours(1), owner="dana"), state=state)
+    assert decisions[0].outcome == "grouped"
+    assert decisions[0].pages == []
+    assert state.owner == "chen"
+    assert state.escalation_contacts == ["a", "b"]
+
+
+def test_ack_then_resolve_emit_once_each():
+    state, _ = feed(routed("a", T0, urgency="critical"))
+    acked = decide_command(state, command(state.escalation_id), NOW)
+    assert acked.outcome == "acked"
+    assert [e.type for e in acked.escalations] == ["acked"]
+    assert acked.pages[0].action == "acknowledge"
+    assert decide_command(acked.state, command(state.escalation_id), NOW).outcome == "duplicate"
+    resolved = decide_command(acked.state, command(state.escalation_id, "resolve", "cmd-2"), NOW)
+    assert resolved.outcome == "resolved"
+    assert resolved.state.status == "resolved"
+    assert resolved.pages[0].action == "resolve"
+
+
+def test_command_for_another_escalation_is_stale():
+    state, _ = feed(routed("a", T0, urgency="critical"))
+    assert decide_command(state, command("e1.Qy0xMDQy.other.1"), NOW).outcome == "stale"
+    assert decide_command(None, command("e1.Qy0xMDQy.other.1"), NOW).outcome == "stale"
+
+
+def test_after_resolution_a_new_escalation_gets_a_new_id():
+    state, _ = feed(routed("a", T0, urgency="critical"))
+    first_id = state.escalation_id
+    state = decide_command(state, command(first_id, "resolve"), NOW).state
+    state, decisions = feed(routed("b", T0 + hours(5), urgency="critical"), state=state)
+    assert decisions[0].outcome == "opened"
+    assert state.escalation_id != first_id
+    assert state.escalation_id.endswith(".2")

@@ -1,0 +1,45 @@
+import pytest
+from pydantic import ValidationError
+
+from escalation.services.common.settings import Settings
+from escalation.services.common.topics import catalogue, dlq_of
+from escalation.services.intake.auth import digest
+
+
+def test_public_bind_without_tokens_refuses_to_start():
+    with pytest.raises(ValidationError, match="not a loopback address"):
+        Settings(intake_host="0.0.0.0")
+    Settings(intake_host="0.0.0.0", intake_tokens={"crm": digest("t")})
+    Settings(intake_host="::1")
+
+
+def test_tokens_must_be_stored_hashed():
+    with pytest.raises(ValidationError, match="sha256"):
+        Settings(intake_tokens={"crm": "plain-token"})
+
+
+def test_environment_prefix(monkeypatch):
+    monkeypatch.setenv("ESCALATION_KAFKA_BOOTSTRAP", "kafka:9093")
+    monkeypatch.setenv("ESCALATION_INTAKE_TOKENS", f'{{"crm": "{digest("t")}"}}')
+    settings = Settings()
+    assert settings.kafka_bootstrap == "kafka:9093"
+    assert set(settings.intake_tokens) == {"crm"}
+
+
+def test_profiles_differ_only_where_the_broker_needs_it():
+    embedded = Settings(profile="embedded")
+    production = Settings(profile="production", intake_tokens={"crm": digest("t")})
+    assert production.producer_options()["enable_idempotence"] is True
+    assert production.producer_options()["acks"] == "all"
+    assert embedded.producer_options()["enable_idempotence"] is False
+    assert embedded.producer_options(feeds_state_recovery=True)["max_batch_size"] == 16
+    assert embedded.faust_options()["producer_max_batch_size"] == 16
+    assert embedded.faust_options()["broker_session_timeout"] == 6
+    assert "producer_max_batch_size" not in production.faust_options()
+
+
+def test_every_data_topic_has_a_dlq_with_the_same_partitions():
+    specs = {s.name: s.partitions for s in catalogue(6)}
+    assert dlq_of("contacts.v1") == "contacts.dlq.v1"
+    for topic in ("contacts.v1", "contacts.routed.v1", "pages.v1", "escalation.commands.v1"):
+        assert specs[dlq_of(topic)] == specs[topic] == 6
