@@ -1,0 +1,55 @@
+"""What `make run` shows a newcomer: the demo's stories become signed pages, Ctrl-C stops all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from tests.integration.harness import ROOT, eventually, listening, port_block
+
+pytestmark = pytest.mark.integration
+
+
+def test_demo_prints_signed_pages_and_stops_cleanly_on_ctrl_c():
+    base = port_block()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "escalation", "up", "--demo", "--port-base", str(base)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        text = lambda: "\n".join(lines)  # noqa: E731
+        eventually(lambda: text().count("PAGE [escalation.paged]") >= 2, "two demo pages", 90)
+        output = text()
+        assert "demo: sent config/demo.jsonl (8 accepted, 1 duplicates, 0 rejected)" in output
+        assert "why:      urgency.critical" in output  # the VIP's projector
+        assert "customer: C-2001 (vip)" in output
+        assert "why:      repeat.contacts: 3 contacts within 72h" in output  # the AC
+        assert "customer: C-1042 (standard)" in output
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = process.wait(60)
+        reader.join(5)
+    assert code == 0, "\n".join(lines[-30:])
+    assert lines[-1] == "stopped; no process left behind"
+    ports = [base + offset for offset in (0, 1, 2, 3, 4, 12)]
+    assert [p for p in ports if listening(p)] == []
+    assert "\n".join(lines).count("PAGE [escalation.paged]") == 2

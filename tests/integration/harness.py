@@ -1,0 +1,163 @@
+"""Start the real embedded stack (`escalation up`) as a process and talk to it."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_POLICY = ROOT / "config" / "policy.example.yaml"
+T = TypeVar("T")
+
+
+def port_block(size: int = 13) -> int:
+    """A base port whose next ``size`` loopback ports are all free right now."""
+    for _ in range(200):
+        base = random.randrange(20000, 60000 - size)
+        sockets = []
+        try:
+            for port in range(base, base + size):
+                sock = socket.socket()
+                sock.bind(("127.0.0.1", port))
+                sockets.append(sock)
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError("no free block of loopback ports")
+
+
+def eventually(probe: Callable[[], T | None], what: str, limit: float = 60.0) -> T:
+    """Poll ``probe`` until it returns a value; a bound on waiting, not a speed assertion."""
+    deadline = time.monotonic() + limit
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what} after {limit:.0f}s")
+        time.sleep(0.2)
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class Stack:
+    base: int
+    process: subprocess.Popen[str]
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def intake(self) -> str:
+        return f"http://127.0.0.1:{self.base}"
+
+    @property
+    def sink(self) -> str:
+        return f"http://127.0.0.1:{self.base + 4}"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.base + 12}"
+
+    def web(self, service: str) -> str:
+        offset = {"router": 1, "escalator": 2, "pager": 3, "sink": 4}[service]
+        return f"http://127.0.0.1:{self.base + offset}"
+
+    @property
+    def ports(self) -> list[int]:
+        return [self.base + offset for offset in (0, 1, 2, 3, 4, 12)]
+
+    def pages(self, **match: Any) -> list[dict[str, Any]]:
+        """Verified pages whose payload fields equal ``match`` (``customer`` compares id)."""
+        received = httpx.get(f"{self.sink}/pages", timeout=5).json()
+        out = []
+        for item in received:
+            page = item["page"]
+            if all(
+                (page["customer"]["id"] if k == "customer" else page.get(k)) == v
+                for k, v in match.items()
+            ):
+                out.append(item)
+        return out
+
+    def metric(self, service: str, name: str, **labels: str) -> float:
+        text = httpx.get(f"{self.web(service)}/metrics", timeout=5).text
+        total = 0.0
+        for line in text.splitlines():
+            if not line.startswith(name + "{") and not line.startswith(name + " "):
+                continue
+            if all(f'{k}="{v}"' in line for k, v in labels.items()):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+
+def start_stack(
+    env_extra: dict[str, str], policy: Path = EXAMPLE_POLICY, partitions: int = 2
+) -> Stack:
+    base = port_block()
+    env = {**os.environ, **env_extra, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "escalation",
+            "up",
+            "--port-base",
+            str(base),
+            "--policy",
+            str(policy),
+            "--partitions",
+            str(partitions),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    stack = Stack(base, process)
+    ready = threading.Event()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            stack.output.append(line.rstrip("\n"))
+            if line.startswith("ready in"):
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    if not ready.wait(120) or process.poll() is not None:
+        stop_stack(stack)
+        raise RuntimeError("stack did not start:\n" + "\n".join(stack.output[-40:]))
+    return stack
+
+
+def stop_stack(stack: Stack) -> int:
+    if stack.process.poll() is None:
+        stack.process.send_signal(signal.SIGINT)
+        try:
+            stack.process.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(stack.process.pid, signal.SIGKILL)
+            stack.process.wait()
+    return stack.process.returncode
