@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from tests.integration.harness import ROOT, eventually, listening, port_block
+from escalation.testing.stack import ROOT, eventually, listening, port_block
 
 pytestmark = pytest.mark.integration
 

@@ -1,8 +1,7 @@
 import pytest
 
 from escalation.services.intake.auth import digest
-
-from .harness import Stack, listening, start_stack, stop_stack
+from escalation.testing.stack import Stack, listening, start_stack, stop_stack
 
 TOKENS = {"crm": "test-token-crm", "chat": "test-token-chat"}
 

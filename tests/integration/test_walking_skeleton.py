@@ -10,10 +10,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from escalation.schemas import codec
+from escalation.testing.stack import eventually
 from tests.unit.factories import contact_data
 
 from .conftest import TOKENS
-from .harness import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -32,9 +32,18 @@ def test_profiles_differ_only_where_the_broker_needs_it():
     assert production.producer_options()["enable_idempotence"] is True
     assert production.producer_options()["acks"] == "all"
     assert embedded.producer_options()["enable_idempotence"] is False
-    assert embedded.producer_options(feeds_state_recovery=True)["max_batch_size"] == 16
-    assert embedded.faust_options()["producer_max_batch_size"] == 16
     assert embedded.faust_options()["broker_session_timeout"] == 6
+    assert embedded.faust_options()["broker"] == "tansu://127.0.0.1:9092"
+    assert "producer_max_batch_size" not in embedded.faust_options()
+    single = Settings(embedded_end_offsets="single-record-batches")
+    assert single.producer_options(feeds_state_recovery=True)["max_batch_size"] == 16
+    assert "max_batch_size" not in single.producer_options()
+    assert single.faust_options()["producer_max_batch_size"] == 16
+    assert single.faust_options()["broker"] == "kafka://127.0.0.1:9092"
+    cluster = Settings(
+        profile="production", kafka_bootstrap="k1:9092,k2:9092", intake_tokens={"crm": digest("t")}
+    )
+    assert cluster.faust_options()["broker"] == "kafka://k1:9092;kafka://k2:9092"
     assert "producer_max_batch_size" not in production.faust_options()
 
 

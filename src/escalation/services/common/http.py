@@ -158,7 +158,10 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 
 
 async def _send(send: Send, response: Response) -> None:
-    headers = [(b"content-type", response.content_type.encode())]
+    headers = [
+        (b"content-type", response.content_type.encode()),
+        (b"content-length", str(len(response.body)).encode()),
+    ]
     headers += [(k.encode(), v.encode()) for k, v in response.headers.items()]
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})

@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_partitions: int = Field(default=4, ge=1, le=1024)
+    embedded_end_offsets: Literal["fetch", "single-record-batches", "trust-broker"] = Field(
+        default="fetch",
+        description=(
+            "how the embedded profile works around Tansu's low ListOffsets answer: read the "
+            "high watermark from Fetch (default), send one record per batch, or trust the "
+            "broker (loses the last batch of table writes on recovery; for the repro only)"
+        ),
+    )
     policy: Path = Path("config/policy.example.yaml")
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -114,19 +122,23 @@ class Settings(BaseSettings):
             options["ssl_context"] = create_ssl_context()
         return options
 
+    @property
+    def single_record_batches(self) -> bool:
+        return self.embedded and self.embedded_end_offsets == "single-record-batches"
+
     def producer_options(self, feeds_state_recovery: bool = False) -> dict[str, Any]:
         """aiokafka producer options for this profile.
 
         Production: acks=all with idempotence. Embedded (Tansu): the broker does not
         support idempotence; and after a multi-record batch it reports a wrong log-end
-        offset, which state recovery trusts. A producer whose topic is replayed to rebuild
-        state (``feeds_state_recovery``) therefore sends one record per batch there
-        (docs/broker.md has the repro and the cost); other producers batch as usual.
+        offset, which state recovery trusts (docs/broker.md). Under the
+        ``single-record-batches`` workaround a producer whose topic is replayed to rebuild
+        state (``feeds_state_recovery``) sends one record per batch.
         """
         options = {**self.kafka_common(), "acks": "all", "client_id": self.kafka_client_id}
         if self.embedded:
             options.update(enable_idempotence=False, linger_ms=1)
-            if feeds_state_recovery:
+            if feeds_state_recovery and self.single_record_batches:
                 options.update(max_batch_size=16, linger_ms=0)
         else:
             options.update(enable_idempotence=True, linger_ms=5)
@@ -146,8 +158,9 @@ class Settings(BaseSettings):
 
     def faust_options(self) -> dict[str, Any]:
         """faust app settings for this profile (see consumer/producer notes above)."""
+        scheme = "tansu" if self.embedded and self.embedded_end_offsets == "fetch" else "kafka"
         options: dict[str, Any] = {
-            "broker": f"kafka://{self.kafka_bootstrap.replace(',', ';kafka://')}",
+            "broker": ";".join(f"{scheme}://{host}" for host in self.kafka_bootstrap.split(",")),
             "store": self.store,
             "topic_partitions": self.kafka_partitions,
             "topic_allow_declare": not self.embedded,
@@ -170,10 +183,10 @@ class Settings(BaseSettings):
                 broker_session_timeout=6,
                 broker_heartbeat_interval=1,
                 broker_rebalance_timeout=10,
-                producer_max_batch_size=16,
-                producer_linger=0.0,
                 stream_wait_empty=False,
             )
+            if self.single_record_batches:
+                options.update(producer_max_batch_size=16, producer_linger=0.0)
         return options
 
     def problems_for_production(self) -> list[str]:

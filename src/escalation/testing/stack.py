@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE_POLICY = ROOT / "config" / "policy.example.yaml"
 T = TypeVar("T")
 
@@ -161,3 +161,61 @@ def stop_stack(stack: Stack) -> int:
             os.killpg(stack.process.pid, signal.SIGKILL)
             stack.process.wait()
     return stack.process.returncode
+
+
+@dataclass
+class Service:
+    """One service as its own process (``escalation <name>``), for crash tests."""
+
+    name: str
+    env: dict[str, str]
+    port: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, limit: float = 90.0) -> Service:
+        log = open(self.log_path, "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "escalation", self.name],
+            cwd=ROOT,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+        log.close()
+
+        def ready() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.name} exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                return httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1).is_success
+            except httpx.HTTPError:
+                return False
+
+        eventually(ready, f"{self.name} to be ready", limit)
+        return self
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def metric(self, name: str, **labels: str) -> float:
+        text = httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if (line.startswith(name + "{") or line.startswith(name + " "))
+            and all(f'{k}="{v}"' in line for k, v in labels.items())
+        )

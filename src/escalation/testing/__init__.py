@@ -1,0 +1,1 @@
+"""Helpers to run the real embedded stack from tests and benchmarks."""
