@@ -37,7 +37,10 @@ def test_demo_prints_signed_pages_and_stops_cleanly_on_ctrl_c():
     reader.start()
     try:
         text = lambda: "\n".join(lines)  # noqa: E731
-        eventually(lambda: text().count("PAGE [escalation.paged]") >= 2, "two demo pages", 90)
+        try:
+            eventually(lambda: text().count("PAGE [escalation.paged]") >= 2, "two demo pages", 90)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; output so far:\n{text()}") from None
         output = text()
         assert "demo: sent config/demo.jsonl (8 accepted, 1 duplicates, 0 rejected)" in output
         assert "why:      urgency.critical" in output  # the VIP's projector

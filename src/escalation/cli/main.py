@@ -159,11 +159,22 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pydantic import ValidationError
+
     args = parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except ValidationError as exc:
+        if exc.title != "Settings":
+            raise
+        print("escalation: invalid settings (ESCALATION_* environment variables):", file=sys.stderr)
+        for error in exc.errors(include_url=False):
+            where = ".".join(str(p) for p in error["loc"]) or "settings"
+            name = f"ESCALATION_{where.upper()}" if error["loc"] else where
+            print(f"  {name}: {error['msg']}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -43,7 +43,9 @@ def test_profiles_differ_only_where_the_broker_needs_it():
     cluster = Settings(
         profile="production", kafka_bootstrap="k1:9092,k2:9092", intake_tokens={"crm": digest("t")}
     )
-    assert cluster.faust_options()["broker"] == "kafka://k1:9092;kafka://k2:9092"
+    assert cluster.faust_options()["broker"] == (
+        "kafka+idempotent://k1:9092;kafka+idempotent://k2:9092"
+    )
     assert "producer_max_batch_size" not in production.faust_options()
 
 

@@ -158,7 +158,12 @@ class Settings(BaseSettings):
 
     def faust_options(self) -> dict[str, Any]:
         """faust app settings for this profile (see consumer/producer notes above)."""
-        scheme = "tansu" if self.embedded and self.embedded_end_offsets == "fetch" else "kafka"
+        if not self.embedded:
+            scheme = "kafka+idempotent"
+        elif self.embedded_end_offsets == "fetch":
+            scheme = "tansu"
+        else:
+            scheme = "kafka"
         options: dict[str, Any] = {
             "broker": ";".join(f"{scheme}://{host}" for host in self.kafka_bootstrap.split(",")),
             "store": self.store,

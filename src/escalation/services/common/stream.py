@@ -122,6 +122,24 @@ class StreamService:
             error=text[:500],
         )
 
+    async def _dead_letter_until_written(
+        self, event: EventT, reason: str, error: BaseException
+    ) -> None:
+        """Retry the DLQ write until the broker takes it: the partition waits, nothing is lost."""
+        delay = 0.2
+        while True:
+            try:
+                await self.dead_letter(event, reason, error)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception(
+                    "message.dead_letter_failed", topic=event.message.topic, retry_in=delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
     async def guarded(self, event: EventT, handler: Callable[[EventT], Any]) -> None:
         """Run one message's handler so that nothing escapes the agent loop.
 
@@ -142,9 +160,6 @@ class StreamService:
             reason = f"decode.{exc.kind}" if isinstance(exc, DecodeError) else "handler.error"
             if reason == "handler.error":
                 log.exception("message.handler_failed", topic=topic)
-            try:
-                await self.dead_letter(event, reason, exc)
-            except Exception:
-                log.exception("message.dead_letter_failed", topic=topic)
+            await self._dead_letter_until_written(event, reason, exc)
         finally:
             self.metrics.processing_seconds.labels(topic).observe(time.perf_counter() - started)

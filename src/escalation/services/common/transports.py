@@ -1,4 +1,11 @@
-"""faust transport for the embedded Tansu broker: end offsets taken from Fetch.
+"""faust transports: idempotent producers on Kafka, end offsets from Fetch on Tansu.
+
+``kafka+idempotent://`` (production): faust's stock aiokafka transport enables
+idempotence only inside transactions; this one always does, with ``acks=all``, so a
+producer retry after a lost acknowledgement does not write a record twice.
+
+``tansu://`` (embedded profile), faust transport for the embedded broker: end offsets
+taken from Fetch.
 
 This Tansu build answers ListOffsets(latest) with the last batch's *base* offset + 1,
 so after a multi-record batch the end offset reads low (tools/tansu_repro has the
@@ -7,8 +14,8 @@ drop the last batch of table writes. The Fetch response's high watermark is righ
 so this transport asks for it instead: one short fetch per partition, at recovery and
 lag checks only. Production uses the stock ``kafka://`` transport and needs none of it.
 
-Selected by the broker URL scheme ``tansu://`` (registered as a ``faust.transports``
-entry point); the embedded profile sets it.
+Both are selected by the broker URL scheme, registered as ``faust.transports`` entry
+points; ``Settings.faust_options`` picks the scheme for the profile.
 """
 
 from __future__ import annotations
@@ -72,5 +79,14 @@ class Consumer(faust_aiokafka.Consumer):
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
-class Transport(faust_aiokafka.Transport):
+class TansuTransport(faust_aiokafka.Transport):
     Consumer = Consumer
+
+
+class IdempotentProducer(faust_aiokafka.Producer):
+    def _settings_extra(self) -> Mapping[str, object]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
+class IdempotentKafkaTransport(faust_aiokafka.Transport):
+    Producer = IdempotentProducer
