@@ -37,8 +37,13 @@ def test_demo_prints_signed_pages_and_stops_cleanly_on_ctrl_c():
     reader.start()
     try:
         text = lambda: "\n".join(lines)  # noqa: E731
+
+        def two_pages() -> bool:
+            assert process.poll() is None, f"the stack exited early:\n{text()}"
+            return text().count("PAGE [escalation.paged]") >= 2
+
         try:
-            eventually(lambda: text().count("PAGE [escalation.paged]") >= 2, "two demo pages", 90)
+            eventually(two_pages, "two demo pages", 90)
         except AssertionError as exc:
             raise AssertionError(f"{exc}; output so far:\n{text()}") from None
         output = text()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -17,6 +16,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from escalation.services.common.broker import free_port
+
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE_POLICY = ROOT / "config" / "policy.example.yaml"
 T = TypeVar("T")
@@ -24,21 +25,7 @@ T = TypeVar("T")
 
 def port_block(size: int = 13) -> int:
     """A base port whose next ``size`` loopback ports are all free right now."""
-    for _ in range(200):
-        base = random.randrange(20000, 60000 - size)
-        sockets = []
-        try:
-            for port in range(base, base + size):
-                sock = socket.socket()
-                sock.bind(("127.0.0.1", port))
-                sockets.append(sock)
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError("no free block of loopback ports")
+    return free_port("127.0.0.1", size)
 
 
 def eventually(probe: Callable[[], T | None], what: str, limit: float = 60.0) -> T:

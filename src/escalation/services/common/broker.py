@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -27,10 +28,37 @@ from .topics import TopicSpec
 log = structlog.get_logger(__name__)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def free_port(host: str = "127.0.0.1", size: int = 1) -> int:
+    """A port (the first of ``size`` consecutive ones) that is free on ``host`` right now.
+
+    Chosen outside the kernel's ephemeral range, so an outgoing connection of another
+    process cannot take it between this check and the service's bind.
+    """
+    low, high = _ephemeral_range()
+    span = (10240, low - size) if low - size > 10240 else (high + 1, 65535 - size)
+    for _ in range(500):
+        base = random.randrange(*span)
+        sockets = []
+        try:
+            for port in range(base, base + size):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sockets.append(sock)
+                sock.bind((host, port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError(f"no {size} free consecutive port(s) on {host}")
 
 
 def broker_binary() -> str:
