@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import faust
@@ -21,6 +21,7 @@ from .topics import dlq_of
 
 log = structlog.get_logger(__name__)
 
+Handler = Callable[[EventT], Awaitable[None]]
 ReadyCheck = Callable[[], str | None]
 """Returns None when ready, else why not."""
 
@@ -52,6 +53,25 @@ class StreamService:
             key_serializer="raw",
             value_serializer="raw",
             allow_empty=True,
+        )
+
+    def consume(self, topic: faust.TopicT, name: str, handler: Handler) -> None:
+        """Run ``handler`` on every message of ``topic`` in an agent that never raises."""
+
+        async def agent(stream: Any) -> None:
+            async for event in stream.events():
+                await self.guarded(event, handler)
+
+        self.app.agent(topic, name=name)(agent)
+
+    def bytes_table(self, name: str) -> Any:
+        """A changelog-backed table of bytes -> bytes, co-partitioned with the topics."""
+        return self.app.Table(
+            name,
+            key_type=bytes,
+            value_type=bytes,
+            partitions=self.settings.kafka_partitions,
+            default=None,
         )
 
     async def _on_assigned(self, *args: Any, **kwargs: Any) -> None:
@@ -140,7 +160,7 @@ class StreamService:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    async def guarded(self, event: EventT, handler: Callable[[EventT], Any]) -> None:
+    async def guarded(self, event: EventT, handler: Handler) -> None:
         """Run one message's handler so that nothing escapes the agent loop.
 
         A decode or validation failure is the message's fault: DLQ. Anything else is

@@ -35,13 +35,7 @@ log = structlog.get_logger(__name__)
 class EscalatorService(StreamService):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings, ESCALATOR_APP, "escalator", settings.escalator_port)
-        self.issues = self.app.Table(
-            ISSUES_TABLE,
-            key_type=bytes,
-            value_type=bytes,
-            partitions=settings.kafka_partitions,
-            default=None,
-        )
+        self.issues = self.bytes_table(ISSUES_TABLE)
         self.outcomes = Counter(
             "escalation_escalator_outcomes_total",
             "What each input did to its issue.",
@@ -57,11 +51,7 @@ class EscalatorService(StreamService):
         self.inputs = self.topic(ROUTED, COMMANDS)
         self.escalations_out = self.topic(ESCALATIONS)
         self.pages_out = self.topic(PAGES)
-        self.app.agent(self.inputs, name="escalate")(self._consume)
-
-    async def _consume(self, stream: object) -> None:
-        async for event in stream.events():  # type: ignore[attr-defined]
-            await self.guarded(event, self.handle)
+        self.consume(self.inputs, "escalate", self.handle)
 
     async def handle(self, event: EventT) -> None:
         now = datetime.now(UTC)

@@ -46,13 +46,7 @@ class PagerService(StreamService):
             settings.pager_backoff_max_seconds,
             settings.pager_max_attempts,
         )
-        self.delivered = self.app.Table(
-            DELIVERED_TABLE,
-            key_type=bytes,
-            value_type=bytes,
-            partitions=settings.kafka_partitions,
-            default=None,
-        )
+        self.delivered = self.bytes_table(DELIVERED_TABLE)
         registry = self.metrics.registry
         self.attempts = Counter(
             "escalation_page_attempts_total",
@@ -75,7 +69,7 @@ class PagerService(StreamService):
         )
         self.client: httpx.AsyncClient | None = None
         self.ready_checks.append(self._targets_ready)
-        self.app.agent(self.topic(PAGES), name="deliver-pages")(self._consume)
+        self.consume(self.topic(PAGES), "deliver-pages", self.handle)
         self.app.service(self._client_owner())
 
     def _targets_ready(self) -> str | None:
@@ -97,10 +91,6 @@ class PagerService(StreamService):
                     await pager.client.aclose()
 
         return HttpClient()
-
-    async def _consume(self, stream: object) -> None:
-        async for event in stream.events():  # type: ignore[attr-defined]
-            await self.guarded(event, self.handle)
 
     async def handle(self, event: EventT) -> None:
         page = codec.decode_page(event.message.value)

@@ -30,12 +30,8 @@ class RouterService(StreamService):
         )
         self.contacts = self.topic(CONTACTS)
         self.output = self.topic(ROUTED)
-        self.app.agent(self.contacts, name="route-contacts")(self._consume)
+        self.consume(self.contacts, "route-contacts", self.handle)
         log.info("router.policy_loaded", source=self.policy.source, version=self.policy.version)
-
-    async def _consume(self, stream: object) -> None:
-        async for event in stream.events():  # type: ignore[attr-defined]
-            await self.guarded(event, self.handle)
 
     async def handle(self, event: EventT) -> None:
         contact = codec.decode_contact(event.message.value)
