@@ -1,5 +1,9 @@
+import asyncio
+
 import pytest
 
+from escalation.services.common.broker import EmbeddedBroker, ensure_topics
+from escalation.services.common.topics import catalogue
 from escalation.services.intake.auth import digest
 from escalation.testing.stack import Stack, listening, start_stack, stop_stack
 
@@ -15,3 +19,11 @@ def stack() -> Stack:
     # Ctrl-C stops every child and the broker, and nothing keeps a port.
     assert code == 0, "\n".join(running.output[-30:])
     assert [p for p in running.ports if listening(p)] == []
+
+
+@pytest.fixture
+def broker():
+    """A fresh broker with every topic (2 partitions), for tests that run single services."""
+    with EmbeddedBroker() as running:
+        asyncio.run(ensure_topics({"bootstrap_servers": running.bootstrap}, catalogue(2)))
+        yield running

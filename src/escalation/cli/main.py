@@ -75,8 +75,13 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def cmd_schemas(args: argparse.Namespace) -> int:
     from escalation.schemas.jsonschema import export
+    from escalation.services.router.policy.jsonschema import (
+        POLICY_SCHEMA_PATH,
+        render_policy_schema,
+    )
 
-    for path in export():
+    POLICY_SCHEMA_PATH.write_text(render_policy_schema())
+    for path in [*export(), POLICY_SCHEMA_PATH]:
         print(f"wrote {path.name}")
     return 0
 
@@ -140,6 +145,7 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("file", type=Path)
     explain.add_argument("event", type=Path)
     explain.add_argument("--json", action="store_true")
+    explain.add_argument("--at", default=None, help="decide as at this RFC 3339 time")
     policy.set_defaults(func=cmd_policy)
 
     token = sub.add_parser("token", help="issue an intake bearer token for a source")

@@ -7,7 +7,7 @@ import sys
 from datetime import UTC, datetime
 
 from escalation.schemas import codec
-from escalation.services.router.policy import PolicyError, load_policy, route_contact
+from escalation.services.router.policy import NoLoads, PolicyError, RoutingEngine, load_policy
 
 
 def check(args: argparse.Namespace) -> int:
@@ -19,12 +19,23 @@ def check(args: argparse.Namespace) -> int:
             print(f"  {error}", file=sys.stderr)
         return 1
     policy = loaded.policy
+    for warning in loaded.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(
         f"{args.file}: ok (version {loaded.version}): {len(policy.owners)} owners, "
-        f"{len(policy.teams)} teams, {len(policy.routes)} routes, "
-        f"{len(policy.targets)} targets"
+        f"{len(policy.teams)} teams, {len(policy.schedules)} schedules, "
+        f"{len(policy.routes)} routes, {len(policy.targets)} targets"
     )
     return 0
+
+
+def _moment(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"--at {text!r} needs a UTC offset, e.g. 2026-11-25T09:00:00-05:00")
+    return moment
 
 
 def explain(args: argparse.Namespace) -> int:
@@ -39,10 +50,17 @@ def explain(args: argparse.Namespace) -> int:
         for err in exc.errors:
             print(f"  {'.'.join(map(str, err['loc']))}: {err['msg']}", file=sys.stderr)
         return 1
-    routing = route_contact(loaded, event, datetime.now(UTC))
+    try:
+        now = _moment(args.at)
+    except ValueError as exc:
+        print(f"escalation policy explain: {exc}", file=sys.stderr)
+        return 2
+    engine = RoutingEngine(loaded)
+    routing = engine.decide(event, now, None, NoLoads()).routing
     if args.json:
         print(routing.model_dump_json(indent=2))
         return 0
+    print(f"at:     {now.isoformat()}  (policy {loaded.version})")
     print(f"route:  {routing.route}{'  (fallback)' if routing.fallback else ''}")
     print(
         f"owner:  {routing.owner} (team {routing.team}, authority {routing.authority_held} "

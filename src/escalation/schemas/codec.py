@@ -13,7 +13,7 @@ from .contact import ContactEvent
 from .escalation import EscalationEvent
 from .page import PageRequest
 from .routed import RoutedContact
-from .state import IssueState
+from .state import Assignment, IssueState, OwnerLoad
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -116,3 +116,11 @@ def decode_command_body(data: bytes) -> CommandBody:
 
 def decode_state(data: bytes) -> IssueState:
     return decode(IssueState, data)
+
+
+def decode_assignment(data: bytes) -> Assignment:
+    return decode(Assignment, data)
+
+
+def decode_owner_load(data: bytes) -> OwnerLoad:
+    return decode(OwnerLoad, data)

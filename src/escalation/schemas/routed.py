@@ -23,6 +23,10 @@ class Routing(WireModel):
     authority_required: int = Field(ge=0)
     authority_held: int = Field(ge=0)
     fallback: bool = False
+    sticky: bool = Field(default=False, description="the issue kept the owner it had")
+    reassigned_from: str | None = Field(
+        default=None, description="the previous owner, when the issue changed hands"
+    )
     reasons: list[str] = Field(default_factory=list)
     targets: list[Name] = Field(default_factory=list)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)

@@ -38,3 +38,28 @@ class IssueState(WireModel):
     escalation_contacts: list[str] = Field(default_factory=list)
     opened_at: Timestamp | None = None
     updated_at: Timestamp | None = None
+
+
+class Assignment(WireModel):
+    """The router's record of who owns one customer issue (sticky ownership)."""
+
+    customer_id: str
+    issue_id: str
+    owner: str
+    team: str
+    route: str
+    assigned_at: Timestamp
+    last_contact_at: Timestamp
+    open: bool = True
+    seen: list[str] = Field(default_factory=list, description="recent event ids")
+
+
+class LoadEntry(WireModel):
+    assigned_at: Timestamp
+    last_contact_at: Timestamp
+
+
+class OwnerLoad(WireModel):
+    """The open issues one owner holds in one partition: a set, so replays change nothing."""
+
+    issues: dict[str, LoadEntry] = Field(default_factory=dict)

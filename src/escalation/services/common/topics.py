@@ -14,6 +14,8 @@ ROUTER_APP = "escalation-router"
 ESCALATOR_APP = "escalation-escalator"
 PAGER_APP = "escalation-pager"
 
+ASSIGNMENTS_TABLE = "assignments"
+LOADS_TABLE = "owner-loads"
 ISSUES_TABLE = "issues"
 DELIVERED_TABLE = "delivered"
 
@@ -45,6 +47,8 @@ def catalogue(partitions: int) -> list[TopicSpec]:
     specs = [TopicSpec(name, partitions) for name in data]
     specs += [TopicSpec(dlq_of(name), partitions) for name in data]
     specs += [
+        TopicSpec(changelog_of(ROUTER_APP, ASSIGNMENTS_TABLE), partitions, compacted=True),
+        TopicSpec(changelog_of(ROUTER_APP, LOADS_TABLE), partitions, compacted=True),
         TopicSpec(changelog_of(ESCALATOR_APP, ISSUES_TABLE), partitions, compacted=True),
         TopicSpec(changelog_of(PAGER_APP, DELIVERED_TABLE), partitions, compacted=True),
     ]

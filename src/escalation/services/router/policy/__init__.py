@@ -1,7 +1,16 @@
-"""The routing policy: load and validate a file, match a contact, explain the decision."""
+"""The routing policy: load and validate a file, decide owners, explain the decision."""
 
+from .engine import NoLoads, RouteDecision, RoutingEngine
 from .load import LoadedPolicy, PolicyError, load_policy, parse_policy
-from .match import route_contact
 from .model import Policy
 
-__all__ = ["LoadedPolicy", "Policy", "PolicyError", "load_policy", "parse_policy", "route_contact"]
+__all__ = [
+    "LoadedPolicy",
+    "NoLoads",
+    "Policy",
+    "PolicyError",
+    "RouteDecision",
+    "RoutingEngine",
+    "load_policy",
+    "parse_policy",
+]

@@ -1,92 +1,130 @@
-"""Pure routing decision: (policy, event, now) -> Routing. No Kafka, HTTP or clock inside."""
+"""Route matching: which routes a contact matches, and why each did or did not."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import datetime
+from functools import cache
+from zoneinfo import ZoneInfo
 
-from escalation.schemas import ContactEvent, EscalationSettings, Routing
+from escalation.schemas import ContactEvent
 
-from .load import LoadedPolicy
-from .model import Match, Owner, Policy, Route
+from .hours import HolidayCalendar, business_hours
+from .model import Match, Policy, Range
+
+
+@cache
+def _pattern(expression: str) -> re.Pattern[str]:
+    return re.compile(expression)
+
+
+def field_text(event: ContactEvent, name: str) -> str | None:
+    """The text of a contact field named as in policies (``customer.id``, ``attributes.x``)."""
+    if name.startswith("attributes."):
+        return event.attributes.get(name.removeprefix("attributes."))
+    getters: dict[str, Callable[[ContactEvent], str | None]] = {
+        "summary": lambda e: e.summary,
+        "category": lambda e: e.category,
+        "product": lambda e: e.product,
+        "issue_key": lambda e: e.issue_key,
+        "source": lambda e: e.source,
+        "channel": lambda e: e.channel,
+        "customer.id": lambda e: e.customer.id,
+        "customer.tier": lambda e: e.customer.tier,
+    }
+    getter = getters.get(name)
+    return getter(event) if getter else None
+
+
+REGEX_FIELDS = (
+    "summary",
+    "category",
+    "product",
+    "issue_key",
+    "source",
+    "channel",
+    "customer.id",
+    "customer.tier",
+)
+
+
+def _in_range(bounds: Range, value: float | None) -> bool:
+    if value is None:
+        return False
+    return (bounds.min is None or value >= bounds.min) and (
+        bounds.max is None or value <= bounds.max
+    )
 
 
 def _category_matches(prefixes: list[str], category: str) -> bool:
     return any(category == p or category.startswith(p + ".") for p in prefixes)
 
 
-def match_reasons(match: Match, event: ContactEvent) -> list[str]:
-    """Why ``match`` does not match ``event``: empty when it matches."""
-    misses = []
-    if match.tier is not None and event.customer.tier not in match.tier:
-        misses.append(f"customer.tier {event.customer.tier} not in {match.tier}")
-    if match.channel is not None and event.channel not in match.channel:
-        misses.append(f"channel {event.channel} not in {match.channel}")
-    if match.category is not None and not _category_matches(match.category, event.category):
-        misses.append(f"category {event.category} not under {match.category}")
-    if match.product is not None and event.product not in match.product:
-        misses.append(f"product {event.product} not in {match.product}")
-    if match.urgency is not None and event.urgency not in match.urgency:
-        misses.append(f"urgency {event.urgency} not in {match.urgency}")
-    return misses
+class Matcher:
+    """Evaluates route matches for one policy; holds its holiday calendar and zone."""
+
+    def __init__(self, policy: Policy, calendar: HolidayCalendar) -> None:
+        self.policy = policy
+        self.calendar = calendar
+        self.zone = ZoneInfo(policy.timezone)
+
+    def misses(self, match: Match, event: ContactEvent) -> list[str]:
+        """Why ``match`` does not match ``event``: empty when it matches."""
+        out: list[str] = []
+        tier = event.customer.tier
+        if match.tier is not None and tier not in match.tier:
+            out.append(f"customer.tier {tier} not in {match.tier}")
+        if match.customer_id is not None and event.customer.id not in match.customer_id:
+            out.append(f"customer.id {event.customer.id} not listed")
+        if match.channel is not None and event.channel not in match.channel:
+            out.append(f"channel {event.channel} not in {match.channel}")
+        if match.source is not None and event.source not in match.source:
+            out.append(f"source {event.source} not in {match.source}")
+        if match.category is not None and not _category_matches(match.category, event.category):
+            out.append(f"category {event.category} not under {match.category}")
+        if match.product is not None and event.product not in match.product:
+            out.append(f"product {event.product} not in {match.product}")
+        if match.urgency is not None and event.urgency not in match.urgency:
+            out.append(f"urgency {event.urgency} not in {match.urgency}")
+        if match.sentiment is not None and not _in_range(match.sentiment, event.sentiment):
+            out.append(f"sentiment {event.sentiment} outside {_bounds(match.sentiment)}")
+        if match.csat is not None and not _in_range(match.csat, event.csat):
+            out.append(f"csat {event.csat} outside {_bounds(match.csat)}")
+        for key, wanted in (match.attributes or {}).items():
+            value = event.attributes.get(key)
+            if value is None or (wanted != "*" and value != wanted):
+                out.append(f"attributes.{key} is {value!r}, not {wanted!r}")
+        for name, expression in (match.regex or {}).items():
+            text = field_text(event, name)
+            if text is None or not _pattern(expression).search(text):
+                out.append(f"{name} does not match /{expression}/")
+        if match.when is not None:
+            out += self._time_misses(match, event)
+        return out
+
+    def _time_misses(self, match: Match, event: ContactEvent) -> list[str]:
+        assert match.when is not None
+        when = match.when
+        zone = self.zone
+        if when.zone == "customer" and event.customer.timezone:
+            zone = ZoneInfo(event.customer.timezone)
+        out = []
+        moment: datetime = event.occurred_at
+        if when.business_hours is not None:
+            inside = business_hours(self.policy.business_hours, moment, zone, self.calendar)
+            if inside != when.business_hours:
+                out.append(
+                    f"{'outside' if when.business_hours else 'within'} business hours ({zone.key})"
+                )
+        if when.holiday is not None:
+            holiday = self.calendar.is_holiday(moment.astimezone(zone).date())
+            if holiday != when.holiday:
+                out.append("not a holiday" if when.holiday else "a holiday")
+        return out
 
 
-def choose_owner(policy: Policy, route: Route) -> tuple[Owner, bool, list[str]]:
-    """The first eligible member of the route's team by id; else the most empowered member."""
-    members = sorted((o for o in policy.owners if route.team in o.teams), key=lambda o: o.id)
-    skipped = []
-    for owner in members:
-        if owner.authority < route.min_authority:
-            skipped.append(f"{owner.id}: authority {owner.authority} < {route.min_authority}")
-            continue
-        missing = [s for s in route.skills if s not in owner.skills]
-        if missing:
-            skipped.append(f"{owner.id}: lacks skills {missing}")
-            continue
-        return owner, False, skipped
-    best = max(members, key=lambda o: (o.authority, o.id))
-    return best, True, skipped
-
-
-def route_contact(loaded: LoadedPolicy, event: ContactEvent, now: datetime) -> Routing:
-    policy = loaded.policy
-    reasons: list[str] = []
-    chosen: Route | None = None
-    targets: list[str] = []
-    for route in policy.routes:
-        misses = match_reasons(route.match, event)
-        if misses:
-            reasons.append(f"route {route.name}: no ({'; '.join(misses)})")
-            continue
-        reasons.append(f"route {route.name}: matched")
-        targets += [t for t in route.targets if t not in targets]
-        if chosen is None:
-            chosen = route
-        if not route.continue_:
-            break
-    assert chosen is not None, "validated policies end with a catch-all route"
-    owner, fallback, skipped = choose_owner(policy, chosen)
-    reasons += [f"owner skipped {s}" for s in skipped]
-    if fallback:
-        reasons.append(f"fallback: no eligible owner, chose most empowered {owner.id}")
-    team = next(t for t in policy.teams if t.id == chosen.team)
-    for t in (*owner.targets, *team.targets):
-        if t not in targets:
-            targets.append(t)
-    esc = chosen.escalation or policy.escalation
-    return Routing(
-        route=chosen.name,
-        owner=owner.id,
-        team=team.id,
-        authority_required=chosen.min_authority,
-        authority_held=owner.authority,
-        fallback=fallback,
-        reasons=reasons,
-        targets=targets,
-        escalation=EscalationSettings(
-            repeat_threshold=esc.repeat_threshold,
-            repeat_window_seconds=esc.repeat_window,
-            page_on_critical=esc.page_on_critical,
-        ),
-        policy_version=loaded.version,
-        routed_at=now,
-    )
+def _bounds(bounds: Range) -> str:
+    low = "-inf" if bounds.min is None else f"{bounds.min:g}"
+    high = "inf" if bounds.max is None else f"{bounds.max:g}"
+    return f"[{low}, {high}]"

@@ -1,16 +1,31 @@
-"""Policy file models (YAML, ``version: 1``). See docs/policy.md for every field."""
+"""Policy file models (YAML, ``version: 1``). docs/policy.md documents every field.
+
+The models only describe and validate shape; cross-references, time zones and schedule
+coverage are checked in ``load.py``, decisions live in ``match.py``, ``hours.py``,
+``schedule.py`` and ``choose.py``.
+"""
 
 from __future__ import annotations
 
 import re
+from datetime import datetime, time
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from escalation.schemas.contact import Channel, Tier, Urgency
 
 _DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _UNITS = (7 * 86400, 86400, 3600, 60, 1)
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def parse_duration(value: object) -> int:
@@ -22,12 +37,24 @@ def parse_duration(value: object) -> int:
     raise ValueError(f"invalid duration {value!r}: use e.g. '90s', '15m', '72h', '1d12h'")
 
 
+def _clock(value: object) -> object:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # YAML 1.1 reads an unquoted 17:30 as the number 1050 (base 60).
+        raise ValueError('write times as quoted strings, e.g. "17:30"')
+    if isinstance(value, str) and value.strip() == "24:00":
+        return time.max
+    return value
+
+
 Duration = Annotated[int, BeforeValidator(parse_duration), Field(ge=1)]
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Clock = Annotated[time, BeforeValidator(_clock)]
+Zone = Annotated[str, Field(min_length=1, max_length=64, description="IANA time zone")]
 
 
 class PolicyModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class SecretRef(PolicyModel):
@@ -41,63 +68,228 @@ class Target(PolicyModel):
     secret: SecretRef | None = None
 
 
+class Hours(PolicyModel):
+    """Working hours: on these days, from start to end (local to the zone in use)."""
+
+    days: list[Day] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
+    start: Clock = time(9, 0)
+    end: Clock = time(17, 0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Hours:
+        if self.end <= self.start:
+            raise ValueError("end must be after start (split overnight shifts in two)")
+        return self
+
+
+class Holidays(PolicyModel):
+    """Days off: public holidays of these countries (ISO 3166 codes) and explicit dates."""
+
+    countries: list[Annotated[str, Field(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")]] = Field(
+        default_factory=list, description="e.g. US, GB, DE-BY (country-subdivision)"
+    )
+    dates: list[str] = Field(default_factory=list, description="YYYY-MM-DD")
+
+    @field_validator("dates")
+    @classmethod
+    def _iso_dates(cls, dates: list[str]) -> list[str]:
+        for value in dates:
+            datetime.strptime(value, "%Y-%m-%d")
+        return dates
+
+
 class Owner(PolicyModel):
     id: Id
     name: str = Field(min_length=1, max_length=128)
     teams: list[Id] = Field(min_length=1)
-    authority: int = Field(ge=0, le=10)
+    authority: int = Field(ge=0, le=10, description="what this owner may decide alone")
     skills: list[str] = Field(default_factory=list)
-    capacity: int = Field(default=25, ge=1)
+    capacity: int = Field(default=25, ge=1, description="max open issues at once")
+    timezone: Zone | None = Field(default=None, description="defaults to the policy's")
+    hours: list[Hours] | None = Field(
+        default=None, description="on shift in these hours; none: always (e.g. a desk)"
+    )
+    works_holidays: bool = False
     targets: list[Id] = Field(default_factory=list)
+
+
+class Layer(PolicyModel):
+    """One on-call rotation: members take turns, handing off every ``every``."""
+
+    name: Id
+    members: list[Id] = Field(min_length=1)
+    every: Duration = Field(default=7 * 86400, description="e.g. 1d (daily) or 1w (weekly)")
+    start: AwareDatetime = Field(description="a handoff moment: the first member starts here")
+    hours: list[Hours] | None = Field(
+        default=None, description="only on call within these hours (schedule's zone)"
+    )
+
+
+class Override(PolicyModel):
+    owner: Id
+    start: AwareDatetime
+    end: AwareDatetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Override:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class Schedule(PolicyModel):
+    """On-call: the last layer with someone on call wins; overrides win over layers."""
+
+    id: Id
+    timezone: Zone | None = None
+    layers: list[Layer] = Field(default_factory=list)
+    overrides: list[Override] = Field(default_factory=list)
+    ical: str | None = Field(
+        default=None,
+        description="iCalendar file (relative to the policy) whose events are overrides; "
+        "an event's SUMMARY or ATTENDEE names the owner id",
+    )
 
 
 class Team(PolicyModel):
     id: Id
     name: str = Field(min_length=1, max_length=128)
+    schedule: Id | None = Field(default=None, description="on-call schedule for this team")
     targets: list[Id] = Field(default_factory=list)
+
+
+class Step(PolicyModel):
+    """One rung of an escalation ladder (used by the escalator)."""
+
+    after: Duration = Field(description="time since the escalation opened")
+    notify: Literal["owner", "team", "schedule", "fallback"] = "owner"
+    repeat: int = Field(default=0, ge=0, le=100)
+    every: Duration | None = None
 
 
 class Escalation(PolicyModel):
     repeat_threshold: int = Field(default=3, ge=1, le=1000)
     repeat_window: Duration = 72 * 3600
     page_on_critical: bool = True
+    ack_timeout: Duration | None = None
+    ladder: list[Step] = Field(default_factory=list)
+
+
+class Range(PolicyModel):
+    """Inclusive bounds; either may be left out."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.min is not None and self.max is not None and self.max < self.min:
+            raise ValueError("max must not be below min")
+        return self
+
+
+class When(PolicyModel):
+    """Time conditions, evaluated at the contact's ``occurred_at``."""
+
+    business_hours: bool | None = Field(
+        default=None, description="true: only within business hours; false: only outside"
+    )
+    zone: Literal["customer", "policy"] = Field(
+        default="policy", description="whose clock: the customer's time zone or the policy's"
+    )
+    holiday: bool | None = Field(default=None, description="true: only on holidays")
 
 
 class Match(PolicyModel):
     """All given conditions must hold; an empty match is a catch-all."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
     tier: list[Tier] | None = Field(default=None, alias="customer.tier")
+    customer_id: list[str] | None = Field(default=None, alias="customer.id")
     channel: list[Channel] | None = None
+    source: list[str] | None = None
     category: list[str] | None = Field(
         default=None, description="dotted prefixes: 'hvac' matches 'hvac.repair'"
     )
     product: list[str] | None = None
     urgency: list[Urgency] | None = None
+    sentiment: Range | None = None
+    csat: Range | None = None
+    attributes: dict[str, str] | None = Field(
+        default=None, description="attribute -> exact value ('*' for present)"
+    )
+    regex: dict[str, str] | None = Field(
+        default=None,
+        description="field -> regular expression (search): summary, category, product, "
+        "issue_key, source, customer.id, or attributes.<name>",
+    )
+    when: When | None = None
 
     @property
     def is_catch_all(self) -> bool:
-        return all(
-            v is None for v in (self.tier, self.channel, self.category, self.product, self.urgency)
-        )
+        return all(getattr(self, name) is None for name in type(self).model_fields)
+
+
+class Authority(PolicyModel):
+    """The least authority an owner needs: a base that rises with tier and urgency."""
+
+    base: int = Field(default=1, ge=0, le=10)
+    tier: dict[Tier, int] = Field(default_factory=dict)
+    urgency: dict[Urgency, int] = Field(default_factory=dict)
+
+
+def _authority(value: object) -> object:
+    return {"base": value} if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class Fallback(PolicyModel):
+    owner: Id | None = None
+    team: Id | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Fallback:
+        if (self.owner is None) == (self.team is None):
+            raise ValueError("name exactly one of owner or team")
+        return self
 
 
 class Route(PolicyModel):
     name: Id
     match: Match = Field(default_factory=Match)
-    team: Id
-    min_authority: int = Field(default=1, ge=0, le=10)
+    team: Id | None = None
+    schedule: Id | None = None
+    min_authority: Annotated[Authority, BeforeValidator(_authority)] = Field(
+        default_factory=Authority, description="an integer, or {base, tier, urgency}"
+    )
     skills: list[str] = Field(default_factory=list)
+    fallback: Fallback | None = None
     escalation: Escalation | None = None
     targets: list[Id] = Field(default_factory=list)
     continue_: bool = Field(default=False, alias="continue")
 
+    @model_validator(mode="after")
+    def _destination(self) -> Route:
+        if self.team is None and self.schedule is None:
+            raise ValueError("a route names a team or a schedule")
+        return self
+
+
+class Ownership(PolicyModel):
+    release_after: Duration = Field(
+        default=14 * 86400,
+        description="an owner's issue with no contact and no open escalation for this "
+        "long stops counting against their capacity",
+    )
+
 
 class Policy(PolicyModel):
     version: Literal[1]
+    timezone: Zone = "UTC"
+    business_hours: list[Hours] = Field(default_factory=lambda: [Hours()])
+    holidays: Holidays = Field(default_factory=Holidays)
     owners: list[Owner] = Field(min_length=1)
     teams: list[Team] = Field(min_length=1)
+    schedules: list[Schedule] = Field(default_factory=list)
     targets: list[Target] = Field(default_factory=list)
     escalation: Escalation = Field(default_factory=Escalation)
+    ownership: Ownership = Field(default_factory=Ownership)
     routes: list[Route] = Field(min_length=1)

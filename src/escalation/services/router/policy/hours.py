@@ -1,0 +1,106 @@
+"""Working hours, business hours and holidays, evaluated at a moment the caller gives.
+
+Nothing here reads a clock: every function takes the moment (an aware datetime) and the
+zone whose wall clock counts, so decisions can be replayed and tested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+import holidays as public_holidays
+
+from escalation.services.router.policy.model import DAYS, Holidays, Hours, Owner
+
+
+def local_time(moment: datetime, zone: ZoneInfo) -> datetime:
+    """The wall-clock time in ``zone`` at an aware ``moment``."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        # astimezone() would silently read a naive moment as the machine's local time.
+        raise ValueError(f"moment {moment.isoformat()} has no time zone")
+    return moment.astimezone(zone)
+
+
+def _within(entry: Hours, day: str, clock: time) -> bool:
+    if day not in entry.days or clock < entry.start:
+        return False
+    # "24:00" is stored as time.max, which would otherwise exclude the day's last microsecond.
+    return entry.end == time.max or clock < entry.end
+
+
+def in_hours(hours: list[Hours], moment: datetime, zone: ZoneInfo) -> bool:
+    """True when the local weekday and time in ``zone`` fall within some entry of ``hours``."""
+    local = local_time(moment, zone)
+    day, clock = DAYS[local.weekday()], local.time()
+    return any(_within(entry, day, clock) for entry in hours)
+
+
+def _region(code: str) -> tuple[str, str | None]:
+    country, _, subdiv = code.partition("-")
+    return country, subdiv or None
+
+
+class HolidayCalendar:
+    """Public holidays of some countries (or subdivisions) plus explicit dates."""
+
+    def __init__(self, holidays: Holidays) -> None:
+        self._codes = list(dict.fromkeys(holidays.countries))
+        self._dates = frozenset(datetime.strptime(d, "%Y-%m-%d").date() for d in holidays.dates)
+        self._years: dict[int, frozenset[date]] = {}
+
+    @staticmethod
+    def _load(code: str, years: Iterable[int]) -> Iterable[date]:
+        country, subdiv = _region(code)
+        try:
+            return public_holidays.country_holidays(country, subdiv=subdiv, years=years).keys()
+        except NotImplementedError as exc:  # the package's way of saying "unknown code"
+            raise ValueError(f"unknown holiday country or subdivision {code!r}: {exc}") from exc
+
+    def check(self) -> list[str]:
+        """Problems with the configured codes (unknown countries/subdivisions), never raising."""
+        problems = []
+        for code in self._codes:
+            try:
+                self._load(code, ())
+            except ValueError as exc:
+                problems.append(str(exc))
+        return problems
+
+    def _year(self, year: int) -> frozenset[date]:
+        days = self._years.get(year)
+        if days is None:
+            days = frozenset(d for code in self._codes for d in self._load(code, (year,)))
+            self._years[year] = days
+        return days
+
+    def is_holiday(self, day: date) -> bool:
+        """True on an explicit date or a public holiday; ValueError for an unknown code."""
+        return day in self._dates or day in self._year(day.year)
+
+
+def owner_zone(owner: Owner, default_zone: ZoneInfo) -> ZoneInfo:
+    """The owner's own zone, else the default (the policy's)."""
+    return ZoneInfo(owner.timezone) if owner.timezone else default_zone
+
+
+def on_shift(
+    owner: Owner, moment: datetime, default_zone: ZoneInfo, calendar: HolidayCalendar
+) -> bool:
+    """Whether ``owner`` works at ``moment``: owners without hours always do."""
+    if owner.hours is None:
+        return True
+    zone = owner_zone(owner, default_zone)
+    if not in_hours(owner.hours, moment, zone):
+        return False
+    return owner.works_holidays or not calendar.is_holiday(local_time(moment, zone).date())
+
+
+def business_hours(
+    policy_hours: list[Hours], moment: datetime, zone: ZoneInfo, calendar: HolidayCalendar
+) -> bool:
+    """Within the policy's business hours and not on a holiday (local date in ``zone``)."""
+    if not in_hours(policy_hours, moment, zone):
+        return False
+    return not calendar.is_holiday(local_time(moment, zone).date())

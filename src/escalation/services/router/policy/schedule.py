@@ -1,0 +1,143 @@
+"""On-call schedules: who is on call at a moment, coverage gaps, and iCalendar overrides.
+
+Like PagerDuty: active overrides win; otherwise the last layer with someone on call decides.
+Nothing here reads a clock: the moment is always an argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import icalendar
+import recurring_ical_events
+
+from escalation.services.router.policy.hours import in_hours, local_time
+from escalation.services.router.policy.model import Layer, Override, Schedule
+
+DAY = 86400
+
+
+def schedule_zone(schedule: Schedule, default_zone: ZoneInfo) -> ZoneInfo:
+    """The schedule's own zone, else the default (the policy's)."""
+    return ZoneInfo(schedule.timezone) if schedule.timezone else default_zone
+
+
+def _turn(layer: Layer, moment: datetime, zone: ZoneInfo) -> int:
+    """How many handoffs lie between the layer's start and ``moment`` (negative before it)."""
+    every = timedelta(seconds=layer.every)
+    if layer.every % DAY == 0:
+        # Whole days hand off at the same wall-clock time across DST changes, so count in
+        # naive local time (a 23- or 25-hour day still counts as one day).
+        start = local_time(layer.start, zone).replace(tzinfo=None)
+        now = local_time(moment, zone).replace(tzinfo=None)
+        return (now - start) // every
+    # Subtract in UTC: aware datetimes sharing a tzinfo would subtract as wall-clock times.
+    return (moment.astimezone(UTC) - layer.start.astimezone(UTC)) // every
+
+
+def layer_member(layer: Layer, moment: datetime, zone: ZoneInfo) -> str | None:
+    """The member of ``layer`` on call at ``moment``, or None outside the layer's hours."""
+    if layer.hours is not None and not in_hours(layer.hours, moment, zone):
+        return None
+    # Python's floor division and modulo keep the rotation right before the start too.
+    return layer.members[_turn(layer, moment, zone) % len(layer.members)]
+
+
+def on_call(
+    schedule: Schedule,
+    moment: datetime,
+    default_zone: ZoneInfo,
+    extra_overrides: Sequence[Override] = (),
+) -> list[str]:
+    """Owner ids on call at ``moment``: active overrides, else the last layer's member."""
+    active = [o.owner for o in (*schedule.overrides, *extra_overrides) if o.start <= moment < o.end]
+    if active:
+        return list(dict.fromkeys(active))
+    zone = schedule_zone(schedule, default_zone)
+    for layer in reversed(schedule.layers):
+        member = layer_member(layer, moment, zone)
+        if member is not None:
+            return [member]
+    return []
+
+
+def coverage_gaps(
+    schedule: Schedule,
+    start: datetime,
+    end: datetime,
+    default_zone: ZoneInfo,
+    step_seconds: int = 900,
+    *,
+    extra_overrides: Sequence[Override] = (),
+) -> list[tuple[datetime, datetime]]:
+    """Periods in [start, end) where nobody is on call, sampled every ``step_seconds``."""
+    if step_seconds < 1:
+        raise ValueError("step_seconds must be at least 1")
+    step = timedelta(seconds=step_seconds)
+    # Step in UTC: adding a timedelta to a zoned datetime moves the wall clock, not real time.
+    moment, stop = start.astimezone(UTC), end.astimezone(UTC)
+    gaps: list[tuple[datetime, datetime]] = []
+    while moment < stop:
+        upto = min(moment + step, stop)
+        if not on_call(schedule, moment, default_zone, extra_overrides):
+            if gaps and gaps[-1][1] == moment:
+                gaps[-1] = (gaps[-1][0], upto)
+            else:
+                gaps.append((moment, upto))
+        moment = upto
+    return [(a.astimezone(start.tzinfo), b.astimezone(start.tzinfo)) for a, b in gaps]
+
+
+def _aware(value: date | datetime, zone: ZoneInfo) -> datetime:
+    """An iCalendar DTSTART/DTEND as an aware datetime: dates and floating times in ``zone``."""
+    if not isinstance(value, datetime):
+        return datetime.combine(value, time(), zone)
+    return value.replace(tzinfo=zone) if value.tzinfo is None else value
+
+
+def _candidates(event: icalendar.Event) -> Iterator[str]:
+    """Names an event may give an owner by: SUMMARY, then each ATTENDEE's CN and mailto."""
+    yield str(event.get("SUMMARY", "")).strip()
+    attendees = event.get("ATTENDEE", [])
+    for attendee in attendees if isinstance(attendees, list) else [attendees]:
+        yield str(attendee.params.get("CN", "")).strip()
+        address = str(attendee)
+        if address.lower().startswith("mailto:"):
+            yield address[len("mailto:") :].partition("@")[0]
+
+
+def _override(event: icalendar.Event, known: set[str], zone: ZoneInfo) -> Override | str:
+    start, end = _aware(event.start, zone), _aware(event.end, zone)
+    label = f"iCal event {event.get('UID', '?')} at {start.isoformat()}"
+    owner = next((name for name in _candidates(event) if name in known), None)
+    if owner is None:
+        return f"{label}: names no known owner in SUMMARY or ATTENDEE"
+    if end <= start:
+        return f"{label}: has no duration"
+    return Override(owner=owner, start=start, end=end)
+
+
+def load_ical_overrides(
+    path: Path,
+    known_owners: set[str],
+    window_start: datetime,
+    window_end: datetime,
+    zone: ZoneInfo,
+) -> tuple[list[Override], list[str]]:
+    """Overrides from the events of an iCalendar file within a window, and problems found."""
+    try:
+        calendar = icalendar.Calendar.from_ical(path.read_bytes())
+    except ValueError as exc:
+        raise ValueError(f"{path}: not a valid iCalendar file: {exc}") from exc
+    overrides: list[Override] = []
+    problems: list[str] = []
+    for event in recurring_ical_events.of(calendar).between(window_start, window_end):
+        result = _override(event, known_owners, zone)
+        if isinstance(result, str):
+            problems.append(result)
+        else:
+            overrides.append(result)
+    return overrides, problems
