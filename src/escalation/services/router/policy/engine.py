@@ -56,6 +56,14 @@ class RoutingEngine:
         self.teams = {t.id: t for t in policy.teams}
         self.schedules = {s.id: s for s in policy.schedules}
         self.release_after = timedelta(seconds=policy.ownership.release_after)
+        self.members = {
+            t.id: sorted((o for o in policy.owners if t.id in o.teams), key=lambda o: o.id)
+            for t in policy.teams
+        }
+        self.settings = {
+            route.name: settings_for(route.escalation or policy.escalation)
+            for route in policy.routes
+        }
 
     # -- routes ------------------------------------------------------------------------
 
@@ -80,7 +88,7 @@ class RoutingEngine:
     # -- owners ------------------------------------------------------------------------
 
     def _members(self, team_id: str) -> list[Owner]:
-        return sorted((o for o in self.policy.owners if team_id in o.teams), key=lambda o: o.id)
+        return self.members.get(team_id, [])
 
     def on_call(self, schedule_id: str, now: datetime) -> list[str]:
         schedule = self.schedules[schedule_id]
@@ -199,7 +207,6 @@ class RoutingEngine:
         for target in (*owner.targets, *self.teams[team].targets):
             if target not in targets:
                 targets.append(target)
-        escalation = route.escalation or self.policy.escalation
         duplicate = current is not None and event.event_id in current.seen
         keep = current if current is not None and current.owner == owner.id else None
         seen = current.seen if current is not None else []
@@ -216,7 +223,7 @@ class RoutingEngine:
             open=True,
             seen=seen,
         )
-        routing = Routing(
+        routing = Routing.model_construct(
             route=route.name,
             owner=owner.id,
             team=team,
@@ -227,7 +234,7 @@ class RoutingEngine:
             reassigned_from=released,
             reasons=reasons,
             targets=targets,
-            escalation=settings_for(escalation),
+            escalation=self.settings[route.name],
             policy_version=self.loaded.version,
             routed_at=now,
         )

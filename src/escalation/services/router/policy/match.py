@@ -37,6 +37,8 @@ def field_text(event: ContactEvent, name: str) -> str | None:
     return getter(event) if getter else None
 
 
+Check = Callable[[ContactEvent], str | None]
+
 REGEX_FIELDS = (
     "summary",
     "category",
@@ -68,40 +70,61 @@ class Matcher:
         self.policy = policy
         self.calendar = calendar
         self.zone = ZoneInfo(policy.timezone)
+        self._compiled: dict[int, tuple[Match, list[Check]]] = {}
 
     def misses(self, match: Match, event: ContactEvent) -> list[str]:
         """Why ``match`` does not match ``event``: empty when it matches."""
-        out: list[str] = []
-        tier = event.customer.tier
-        if match.tier is not None and tier not in match.tier:
-            out.append(f"customer.tier {tier} not in {match.tier}")
-        if match.customer_id is not None and event.customer.id not in match.customer_id:
-            out.append(f"customer.id {event.customer.id} not listed")
-        if match.channel is not None and event.channel not in match.channel:
-            out.append(f"channel {event.channel} not in {match.channel}")
-        if match.source is not None and event.source not in match.source:
-            out.append(f"source {event.source} not in {match.source}")
-        if match.category is not None and not _category_matches(match.category, event.category):
-            out.append(f"category {event.category} not under {match.category}")
-        if match.product is not None and event.product not in match.product:
-            out.append(f"product {event.product} not in {match.product}")
-        if match.urgency is not None and event.urgency not in match.urgency:
-            out.append(f"urgency {event.urgency} not in {match.urgency}")
-        if match.sentiment is not None and not _in_range(match.sentiment, event.sentiment):
-            out.append(f"sentiment {event.sentiment} outside {_bounds(match.sentiment)}")
-        if match.csat is not None and not _in_range(match.csat, event.csat):
-            out.append(f"csat {event.csat} outside {_bounds(match.csat)}")
+        # Keyed by identity, holding the match itself so its id cannot be reused.
+        cached = self._compiled.get(id(match))
+        if cached is None or cached[0] is not match:
+            cached = self._compiled[id(match)] = (match, self._compile(match))
+        checks = cached[1]
+        return [why for check in checks if (why := check(event)) is not None]
+
+    def _compile(self, match: Match) -> list[Check]:
+        """One check per condition the match sets: unset conditions cost nothing per event."""
+        checks: list[Check] = []
+
+        def listed(
+            name: str, allowed: list[str] | None, value: Callable[[ContactEvent], str | None]
+        ) -> None:
+            if allowed is not None:
+                wanted = frozenset(allowed)
+                checks.append(
+                    lambda e: None if value(e) in wanted else f"{name} {value(e)} not in {allowed}"
+                )
+
+        listed("customer.tier", match.tier, lambda e: e.customer.tier)
+        if match.customer_id is not None:
+            ids = frozenset(match.customer_id)
+            checks.append(
+                lambda e: (
+                    None if e.customer.id in ids else f"customer.id {e.customer.id} not listed"
+                )
+            )
+        listed("channel", match.channel, lambda e: e.channel)
+        listed("source", match.source, lambda e: e.source)
+        if match.category is not None:
+            prefixes = match.category
+            checks.append(
+                lambda e: (
+                    None
+                    if _category_matches(prefixes, e.category)
+                    else f"category {e.category} not under {prefixes}"
+                )
+            )
+        listed("product", match.product, lambda e: e.product)
+        listed("urgency", match.urgency, lambda e: e.urgency)
+        for name, bounds in (("sentiment", match.sentiment), ("csat", match.csat)):
+            if bounds is not None:
+                checks.append(_range_check(name, bounds))
         for key, wanted in (match.attributes or {}).items():
-            value = event.attributes.get(key)
-            if value is None or (wanted != "*" and value != wanted):
-                out.append(f"attributes.{key} is {value!r}, not {wanted!r}")
+            checks.append(_attribute_check(key, wanted))
         for name, expression in (match.regex or {}).items():
-            text = field_text(event, name)
-            if text is None or not _pattern(expression).search(text):
-                out.append(f"{name} does not match /{expression}/")
+            checks.append(_regex_check(name, expression))
         if match.when is not None:
-            out += self._time_misses(match, event)
-        return out
+            checks.append(lambda e: "; ".join(self._time_misses(match, e)) or None)
+        return checks
 
     def _time_misses(self, match: Match, event: ContactEvent) -> list[str]:
         assert match.when is not None
@@ -122,6 +145,36 @@ class Matcher:
             if holiday != when.holiday:
                 out.append("not a holiday" if when.holiday else "a holiday")
         return out
+
+
+def _range_check(name: str, bounds: Range) -> Check:
+    def check(event: ContactEvent) -> str | None:
+        value = getattr(event, name)
+        return None if _in_range(bounds, value) else f"{name} {value} outside {_bounds(bounds)}"
+
+    return check
+
+
+def _attribute_check(key: str, wanted: str) -> Check:
+    def check(event: ContactEvent) -> str | None:
+        value = event.attributes.get(key)
+        if value is None or (wanted != "*" and value != wanted):
+            return f"attributes.{key} is {value!r}, not {wanted!r}"
+        return None
+
+    return check
+
+
+def _regex_check(name: str, expression: str) -> Check:
+    pattern = _pattern(expression)
+
+    def check(event: ContactEvent) -> str | None:
+        text = field_text(event, name)
+        if text is None or not pattern.search(text):
+            return f"{name} does not match /{expression}/"
+        return None
+
+    return check
 
 
 def _bounds(bounds: Range) -> str:
