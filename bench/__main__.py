@@ -191,6 +191,12 @@ def stack_figures(single: int, batched: int, e2e: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--events", type=int, default=int(os.environ.get("BENCH_EVENTS", 20000)))
+    parser.add_argument(
+        "--router-runs",
+        type=int,
+        default=1,
+        help="router events/s runs (faust and batch runtimes vs the raw loop; 0 skips)",
+    )
     args = parser.parse_args()
     n = args.events
     print(
@@ -219,6 +225,16 @@ def main() -> None:
         "(faust agents, one process each); the raw chain runs both hops in one process, timed\n"
         "from the first record the first hop reads to the last record the second hop writes."
     )
+    if args.router_runs > 0:
+        from .router import print_rows, run_router_bench
+
+        print_rows(run_router_bench(n, args.router_runs))
+        print(
+            "router: `escalation router --runtime R` as a process, sent N contacts once ready\n"
+            "(sticky state read and written for each), timed from the first poll of its routed\n"
+            "count above 0 until N; raw: one aiokafka consume->decode->produce loop, commit\n"
+            "per batch, timed from its first read to its last write."
+        )
 
 
 if __name__ == "__main__":

@@ -24,9 +24,13 @@ def _configure(service: str, settings) -> None:
 def cmd_service(args: argparse.Namespace) -> int:
     from escalation.services.common.runner import run_async, run_stream_service
 
-    settings = _settings(policy=args.policy)
+    settings = _settings(policy=args.policy, router_runtime=getattr(args, "runtime", None))
     _configure(args.command, settings)
-    if args.command == "intake":
+    if args.command == "router" and settings.router_runtime == "batch":
+        from escalation.services.router.batch import run as run_batch_router
+
+        run_async(run_batch_router(settings))
+    elif args.command == "intake":
         from escalation.services.intake.app import run
 
         run_async(run(settings))
@@ -60,8 +64,9 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 def cmd_policy(args: argparse.Namespace) -> int:
     from escalation.cli.policy import check, explain
+    from escalation.cli.replay import replay
 
-    return {"check": check, "explain": explain}[args.policy_command](args)
+    return {"check": check, "explain": explain, "replay": replay}[args.policy_command](args)
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -127,6 +132,13 @@ def parser() -> argparse.ArgumentParser:
     ):
         s = sub.add_parser(name, help=f"run the {text} in the foreground")
         s.add_argument("--policy", type=Path, default=None)
+        if name == "router":
+            s.add_argument(
+                "--runtime",
+                choices=["faust", "batch"],
+                default=None,
+                help="faust agent, or the getmany batch loop (ESCALATION_ROUTER_RUNTIME)",
+            )
         s.set_defaults(func=cmd_service)
 
     send = sub.add_parser("send", help="publish contact events from a JSONL file via intake")
@@ -146,6 +158,18 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("event", type=Path)
     explain.add_argument("--json", action="store_true")
     explain.add_argument("--at", default=None, help="decide as at this RFC 3339 time")
+    replay = psub.add_parser(
+        "replay", help="what the policy would have routed, escalated and paged over history"
+    )
+    replay.add_argument("file", type=Path)
+    replay.add_argument("history", type=Path, help="JSONL of contact events (as `send` takes)")
+    replay.add_argument(
+        "--against",
+        type=Path,
+        default=None,
+        help="an older policy: report the difference, event by event",
+    )
+    replay.add_argument("--json", action="store_true")
     policy.set_defaults(func=cmd_policy)
 
     token = sub.add_parser("token", help="issue an intake bearer token for a source")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import cached_property
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -55,14 +56,14 @@ class ContactEvent(WireModel):
     summary: str | None = Field(default=None, max_length=4096)
     attributes: dict[AttributeKey, AttributeValue] = Field(default_factory=dict, max_length=64)
 
-    @property
+    @cached_property
     def issue_ref(self) -> str:
         """What makes two contacts the same issue for one customer (CONTRACT section 3)."""
         if self.issue_key is not None:
             return f"key:{self.issue_key}"
         return f"cat:{self.category}|{self.product or ''}"
 
-    @property
+    @cached_property
     def issue_id(self) -> str:
         """A short, stable digest of (customer, issue): the state key of the issue."""
         return issue_digest(self.customer.id, self.issue_ref)

@@ -11,7 +11,7 @@ NOW = datetime(2026, 11, 25, tzinfo=UTC)
 def feed(*contacts, state=None):
     decisions = []
     for contact in contacts:
-        decision = decide_contact(state, contact, NOW)
+        decision = decide_contact(state, contact, contact.routing, NOW)
         state = decision.state
         decisions.append(decision)
     return state, decisions
@@ -68,8 +68,8 @@ def test_redelivered_event_is_a_duplicate_and_counts_once():
 
 def test_reprocessing_the_same_input_yields_the_same_ids():
     before, _ = feed(routed("a", T0), routed("b", T0 + hours(1)))
-    first = decide_contact(before, routed("c", T0 + hours(2)), NOW)
-    again = decide_contact(before, routed("c", T0 + hours(2)), NOW)
+    first = decide_contact(before, (c := routed("c", T0 + hours(2))), c.routing, NOW)
+    again = decide_contact(before, (c := routed("c", T0 + hours(2))), c.routing, NOW)
     assert first.pages[0].page_id == again.pages[0].page_id
     assert first.state.escalation_id == again.state.escalation_id
 

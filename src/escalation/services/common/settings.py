@@ -70,6 +70,10 @@ class Settings(BaseSettings):
 
     # stream services (router, escalator, pager): web port for healthz/readyz/metrics
     router_port: int = 8081
+    router_runtime: Literal["faust", "batch"] = Field(
+        default="faust",
+        description="faust agent + tables, or the getmany batch loop with its own changelog",
+    )
     escalator_port: int = 8082
     pager_port: int = 8083
     web_host: str = "127.0.0.1"

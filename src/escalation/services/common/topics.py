@@ -19,6 +19,9 @@ LOADS_TABLE = "owner-loads"
 ISSUES_TABLE = "issues"
 DELIVERED_TABLE = "delivered"
 
+ROUTER_BATCH_CHANGELOG = "escalation-router-batch-state-changelog"
+"""The batch router's state (services/router/batch.py): assignments and owner loads."""
+
 
 def dlq_of(topic: str) -> str:
     """``contacts.v1`` -> ``contacts.dlq.v1``; every consumer's poison goes to its topic's DLQ."""
@@ -51,5 +54,6 @@ def catalogue(partitions: int) -> list[TopicSpec]:
         TopicSpec(changelog_of(ROUTER_APP, LOADS_TABLE), partitions, compacted=True),
         TopicSpec(changelog_of(ESCALATOR_APP, ISSUES_TABLE), partitions, compacted=True),
         TopicSpec(changelog_of(PAGER_APP, DELIVERED_TABLE), partitions, compacted=True),
+        TopicSpec(ROUTER_BATCH_CHANGELOG, partitions, compacted=True),
     ]
     return specs

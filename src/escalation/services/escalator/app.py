@@ -64,7 +64,7 @@ class EscalatorService(StreamService):
         else:
             routed = codec.decode_routed(event.message.value)
             key = f"{routed.customer.id}/{routed.issue_id}".encode()
-            decision = decide_contact(self._load(key), routed, now)
+            decision = decide_contact(self._load(key), routed, routed.routing, now)
             kind = "contact"
         self.outcomes.labels(kind, decision.outcome).inc()
         if decision.outcome == "duplicate":

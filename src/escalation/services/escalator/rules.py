@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from escalation.schemas import (
+    ContactEvent,
     EscalationCommand,
     EscalationEvent,
     PageRequest,
-    RoutedContact,
+    Routing,
     make_escalation_id,
     page_id_for,
 )
@@ -38,17 +39,29 @@ def _remember(seen: list[str], ident: str) -> list[str]:
     return [*seen[-(SEEN_LIMIT - 1) :], ident]
 
 
-def _new_state(routed: RoutedContact) -> IssueState:
-    return IssueState(
-        customer_id=routed.customer.id,
-        customer_tier=routed.customer.tier,
-        issue_id=routed.issue_id,
-        issue_key=routed.issue_key,
-        category=routed.category,
-        product=routed.product,
-        owner=routed.routing.owner,
-        team=routed.routing.team,
-        targets=routed.routing.targets,
+def _new_state(contact: ContactEvent, routing: Routing) -> IssueState:
+    # Every field given: model_construct would otherwise call each default factory
+    # through inspect.signature, which costs more than validating.
+    return IssueState.model_construct(
+        customer_id=contact.customer.id,
+        customer_tier=contact.customer.tier,
+        issue_id=contact.issue_id,
+        issue_key=contact.issue_key,
+        category=contact.category,
+        product=contact.product,
+        summary=contact.summary,
+        owner=routing.owner,
+        team=routing.team,
+        targets=routing.targets,
+        contacts=[],
+        seen=[],
+        escalation_id=None,
+        escalation_seq=0,
+        status=None,
+        level=0,
+        escalation_contacts=[],
+        opened_at=None,
+        updated_at=None,
     )
 
 
@@ -68,10 +81,10 @@ def densest_window(marks: list[ContactMark], at: datetime, window: timedelta) ->
     return best
 
 
-def escalation_trigger(state: IssueState, routed: RoutedContact) -> str | None:
+def escalation_trigger(state: IssueState, contact: ContactEvent, routing: Routing) -> str | None:
     """Why this contact opens an escalation, or None."""
-    settings = routed.routing.escalation
-    if routed.urgency == "critical" and settings.page_on_critical:
+    settings = routing.escalation
+    if contact.urgency == "critical" and settings.page_on_critical:
         return "urgency.critical"
     if len(state.contacts) >= settings.repeat_threshold:
         hours = settings.repeat_window_seconds / 3600
@@ -132,43 +145,46 @@ def _page(state: IssueState, action: str, reason: str, now: datetime) -> PageReq
     )
 
 
-def decide_contact(state: IssueState | None, routed: RoutedContact, now: datetime) -> Decision:
+def decide_contact(
+    state: IssueState | None, contact: ContactEvent, routing: Routing, now: datetime
+) -> Decision:
     """Record a routed contact on its issue; open an escalation when a threshold is crossed."""
-    if state is not None and routed.event_id in state.seen:
+    if state is not None and contact.event_id in state.seen:
         return Decision(state, outcome="duplicate")
-    state = state or _new_state(routed)
-    window = timedelta(seconds=routed.routing.escalation.repeat_window_seconds)
-    horizon = routed.occurred_at - window
-    marks = [m for m in state.contacts if horizon <= m.at <= routed.occurred_at + window]
+    state = state or _new_state(contact, routing)
+    window = timedelta(seconds=routing.escalation.repeat_window_seconds)
+    horizon = contact.occurred_at - window
+    marks = [m for m in state.contacts if horizon <= m.at <= contact.occurred_at + window]
     marks = sorted(
-        [*marks, ContactMark(event_id=routed.event_id, at=routed.occurred_at)], key=lambda m: m.at
+        [*marks, ContactMark.model_construct(event_id=contact.event_id, at=contact.occurred_at)],
+        key=lambda m: m.at,
     )[-CONTACTS_LIMIT:]
-    in_window = densest_window(marks, routed.occurred_at, window)
+    in_window = densest_window(marks, contact.occurred_at, window)
     active = state.status in ("open", "acked")
     state = state.model_copy(
         update={
             "contacts": marks,
-            "seen": _remember(state.seen, routed.event_id),
-            "customer_tier": routed.customer.tier,
-            "summary": routed.summary or state.summary,
+            "seen": _remember(state.seen, contact.event_id),
+            "customer_tier": contact.customer.tier,
+            "summary": contact.summary or state.summary,
             # An open issue keeps its owner: the customer never starts over with someone new.
-            "owner": state.owner if active else routed.routing.owner,
-            "team": state.team if active else routed.routing.team,
-            "targets": state.targets if active else routed.routing.targets,
+            "owner": state.owner if active else routing.owner,
+            "team": state.team if active else routing.team,
+            "targets": state.targets if active else routing.targets,
             "updated_at": now,
         }
     )
     if active:
         grouped = state.model_copy(
             update={
-                "escalation_contacts": [*state.escalation_contacts, routed.event_id][
+                "escalation_contacts": [*state.escalation_contacts, contact.event_id][
                     -CONTACTS_LIMIT:
                 ]
             }
         )
         return Decision(grouped, outcome="grouped")
     counted = state.model_copy(update={"contacts": in_window})
-    reason = escalation_trigger(counted, routed)
+    reason = escalation_trigger(counted, contact, routing)
     if reason is None:
         return Decision(state, outcome="recorded")
     sequence = state.escalation_seq + 1
@@ -182,7 +198,7 @@ def decide_contact(state: IssueState | None, routed: RoutedContact, now: datetim
             "opened_at": now,
         }
     )
-    cause = routed.event_id
+    cause = contact.event_id
     return Decision(
         opened,
         escalations=[

@@ -1,0 +1,176 @@
+"""``escalation policy replay F HISTORY.jsonl [--against OLD.yaml] [--json]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from escalation.replay import Outcome, Simulation, Tally
+from escalation.schemas import ContactEvent, codec
+from escalation.services.router.policy import PolicyError, load_policy
+
+SHOWN_CHANGES = 50
+
+
+class Progress:
+    """A progress line on stderr when it is a terminal, by bytes read."""
+
+    def __init__(self, path: Path, out: IO[str] | None = None) -> None:
+        self.total = max(path.stat().st_size, 1)
+        self.out = out or sys.stderr
+        self.enabled = self.out.isatty()
+        self.shown = 0.0
+
+    def update(self, done: int, events: int) -> None:
+        now = time.monotonic()
+        if self.enabled and now - self.shown > 0.2:
+            self.shown = now
+            share = min(done / self.total, 1.0)
+            bar = "#" * int(share * 30)
+            self.out.write(f"\r[{bar:<30}] {share:5.1%}  {events:,} events")
+            self.out.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.out.write("\r" + " " * 60 + "\r")
+
+
+def events(path: Path, bad: list[str], progress: Progress) -> Iterator[tuple[int, ContactEvent]]:
+    """Stream contact events from JSONL; report and skip bad lines (as ``send`` reads them)."""
+    done = count = 0
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            done += len(line)
+            stripped = line.strip()
+            if not stripped or stripped.startswith(b"#"):
+                continue
+            try:
+                event = codec.decode_contact(stripped)
+            except codec.DecodeError as exc:
+                bad.append(f"{path}:{number}: {exc.detail}")
+                continue
+            count += 1
+            progress.update(done, count)
+            yield number, event
+
+
+def _change(number: int, event: ContactEvent, new: Outcome, old: Outcome) -> dict[str, Any]:
+    return {
+        "line": number,
+        "event_id": event.event_id,
+        "route": [old.routing.route, new.routing.route],
+        "owner": [old.routing.owner, new.routing.owner],
+        "escalations": [old.escalations, new.escalations],
+    }
+
+
+def replay(args: argparse.Namespace) -> int:
+    try:
+        current = Simulation(load_policy(args.file))
+        against = Simulation(load_policy(args.against)) if args.against else None
+    except PolicyError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    bad: list[str] = []
+    changes: list[dict[str, Any]] = []
+    progress = Progress(args.history)
+    started = time.perf_counter()
+    for number, event in events(args.history, bad, progress):
+        outcome = current.feed(event)
+        if against is not None:
+            old = against.feed(event)
+            if (old.routing.route, old.routing.owner, old.escalations) != (
+                outcome.routing.route,
+                outcome.routing.owner,
+                outcome.escalations,
+            ):
+                changes.append(_change(number, event, outcome, old))
+    progress.close()
+    elapsed = time.perf_counter() - started
+    for line in bad:
+        print(line, file=sys.stderr)
+    report = _report(current, against, changes, bad, elapsed)
+    if args.json:
+        sys.stdout.write(codec.dumps(report).decode() + "\n")
+    else:
+        _print(report)
+    return 0
+
+
+def _table(tally: Tally) -> dict[str, dict[str, dict[str, int]]]:
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    keys = set(tally.contacts) | set(tally.escalations) | set(tally.pages)
+    for dimension, value in sorted(keys):
+        out.setdefault(dimension, {})[value] = {
+            "contacts": tally.contacts[(dimension, value)],
+            "escalations": tally.escalations[(dimension, value)],
+            "pages": tally.pages[(dimension, value)],
+        }
+    return out
+
+
+def _report(
+    current: Simulation,
+    against: Simulation | None,
+    changes: list[dict[str, Any]],
+    bad: list[str],
+    elapsed: float,
+) -> dict[str, Any]:
+    report: dict[str, Any] = {
+        "policy": current.engine.loaded.version,
+        "events": current.fed,
+        "bad_lines": len(bad),
+        "seconds": round(elapsed, 3),
+        "by": _table(current.tally),
+    }
+    if against is not None:
+        report["against"] = {"policy": against.engine.loaded.version, "by": _table(against.tally)}
+        report["changes"] = changes
+    return report
+
+
+def _print(report: dict[str, Any]) -> None:
+    rate = report["events"] / report["seconds"] if report["seconds"] else 0
+    print(
+        f"policy {report['policy']}: {report['events']:,} events replayed "
+        f"({rate:,.0f}/s), {report['bad_lines']} bad line(s) skipped"
+    )
+    old = report.get("against", {}).get("by", {})
+    for dimension, rows in report["by"].items():
+        print(f"\nby {dimension}:")
+        print(f"  {'':<24}{'contacts':>10}{'escalations':>13}{'pages':>8}")
+        for value, counts in rows.items():
+            line = (
+                f"  {value:<24}{counts['contacts']:>10,}{counts['escalations']:>13,}"
+                f"{counts['pages']:>8,}"
+            )
+            before = old.get(dimension, {}).get(value)
+            if old:
+                before = before or {"contacts": 0, "escalations": 0, "pages": 0}
+                line += "   was " + "/".join(
+                    f"{before[k]:,}" for k in ("contacts", "escalations", "pages")
+                )
+            print(line)
+    if "changes" in report:
+        changes = report["changes"]
+        print(
+            f"\n{len(changes):,} event(s) decided differently than under "
+            f"{report['against']['policy']}:"
+        )
+        for change in changes[:SHOWN_CHANGES]:
+            print(
+                f"  line {change['line']} {change['event_id']}: "
+                f"route {change['route'][0]} -> {change['route'][1]}, "
+                f"owner {change['owner'][0]} -> {change['owner'][1]}"
+                + (
+                    f", escalations {change['escalations'][0]} -> {change['escalations'][1]}"
+                    if change["escalations"][0] != change["escalations"][1]
+                    else ""
+                )
+            )
+        if len(changes) > SHOWN_CHANGES:
+            print(f"  ... and {len(changes) - SHOWN_CHANGES:,} more (--json lists all)")
