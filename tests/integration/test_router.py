@@ -18,11 +18,18 @@ from tests.unit.factories import contact_data
 pytestmark = pytest.mark.integration
 
 
-def router(broker, tmp_path: Path, policy: Path) -> Service:
+@pytest.fixture(params=["faust", "batch"])
+def runtime(request) -> str:
+    """Both router runtimes pass the same tests (services/router/app.py and batch.py)."""
+    return request.param
+
+
+def router(broker, tmp_path: Path, policy: Path, runtime: str = "faust") -> Service:
     port = free_port()
     env = {
         "ESCALATION_KAFKA_BOOTSTRAP": broker.bootstrap,
         "ESCALATION_KAFKA_PARTITIONS": "2",
+        "ESCALATION_ROUTER_RUNTIME": runtime,
         "ESCALATION_ROUTER_PORT": str(port),
         "ESCALATION_POLICY": str(policy),
         "ESCALATION_DATA_DIR": str(tmp_path / "data"),
@@ -81,8 +88,8 @@ async def routed(bootstrap: str, count: int, limit: float = 60.0) -> dict[str, o
         await consumer.stop()
 
 
-def test_sticky_owner_and_loads_survive_sigkill(broker, tmp_path):
-    service = router(broker, tmp_path, EXAMPLE_POLICY).start()
+def test_sticky_owner_and_loads_survive_sigkill(broker, tmp_path, runtime):
+    service = router(broker, tmp_path, EXAMPLE_POLICY, runtime).start()
     try:
         # One at a time: contacts of different customers sit on different partitions,
         # whose processing order is not defined.
@@ -112,10 +119,10 @@ def test_sticky_owner_and_loads_survive_sigkill(broker, tmp_path):
         service.stop()
 
 
-def test_broken_policy_keeps_routing_on_the_old_one(broker, tmp_path):
+def test_broken_policy_keeps_routing_on_the_old_one(broker, tmp_path, runtime):
     policy = tmp_path / "policy.yaml"
     shutil.copy(EXAMPLE_POLICY, policy)
-    service = router(broker, tmp_path, policy).start()
+    service = router(broker, tmp_path, policy, runtime).start()
     try:
         asyncio.run(send(broker.bootstrap, repair("a1", "C-1", "A")))
         old_version = asyncio.run(routed(broker.bootstrap, 1))["a1"].routing.policy_version
