@@ -75,12 +75,25 @@ def test_changed_keys_flush_once_and_decode_back():
 
     changes = list(s.changes())
     assert list(s.changes()) == []
-    assert sorted(key for _, key, _ in changes) == [b"a/C-1/X", b"l/chen|1"]
+    assert sorted(key for _, key, _ in changes) == [b"a/C-1/X", b"l/chen|1|X", b"l/chen|1|Y"]
     assert {p for p, *_ in changes} == {1}
     by_key = {key: value for _, key, value in changes}
     assert _decode(b"a/C-1/X", by_key[b"a/C-1/X"]) == a
-    load = codec.decode_owner_load(by_key[b"l/chen|1"])
-    assert set(load.issues) == {"X", "Y"}
+    assert _decode(b"l/chen|1|Y", by_key[b"l/chen|1|Y"]).assigned_at == T0
+
+    state.release("chen", 1, "X")
+    assert list(s.changes()) == [(1, b"l/chen|1|X", None)]  # a tombstone
+
+
+def test_reindex_rebuilds_loads_from_the_stored_entries():
+    s = store()
+    state = BatchOwnership(s)
+    for n in range(5):
+        at = T0 + timedelta(hours=n)
+        state.hold("ben", n % 2, f"i{n}", assignment("ben", f"i{n}", at, at))
+    before = state.load("ben", T0 + timedelta(days=1))
+    state.reindex()
+    assert state.load("ben", T0 + timedelta(days=1)) == before == (5, T0 + timedelta(hours=4))
 
 
 def test_routed_bytes_match_the_model_encoding():

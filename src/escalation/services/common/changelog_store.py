@@ -95,7 +95,6 @@ class ChangelogStore:
             **self.settings.kafka_common(),
             group_id=None,
             enable_auto_commit=False,
-            max_partition_fetch_bytes=16 * 1024 * 1024,
         )
         await consumer.start()
         try:

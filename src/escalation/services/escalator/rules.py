@@ -81,14 +81,14 @@ def densest_window(marks: list[ContactMark], at: datetime, window: timedelta) ->
     return best
 
 
-def escalation_trigger(state: IssueState, contact: ContactEvent, routing: Routing) -> str | None:
-    """Why this contact opens an escalation, or None."""
+def escalation_trigger(in_window: int, contact: ContactEvent, routing: Routing) -> str | None:
+    """Why this contact opens an escalation (``in_window`` contacts counted), or None."""
     settings = routing.escalation
     if contact.urgency == "critical" and settings.page_on_critical:
         return "urgency.critical"
-    if len(state.contacts) >= settings.repeat_threshold:
+    if in_window >= settings.repeat_threshold:
         hours = settings.repeat_window_seconds / 3600
-        return f"repeat.contacts: {len(state.contacts)} contacts within {hours:g}h"
+        return f"repeat.contacts: {in_window} contacts within {hours:g}h"
     return None
 
 
@@ -183,8 +183,7 @@ def decide_contact(
             }
         )
         return Decision(grouped, outcome="grouped")
-    counted = state.model_copy(update={"contacts": in_window})
-    reason = escalation_trigger(counted, contact, routing)
+    reason = escalation_trigger(len(in_window), contact, routing)
     if reason is None:
         return Decision(state, outcome="recorded")
     sequence = state.escalation_seq + 1

@@ -31,7 +31,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Counter
 
 from escalation.schemas import ContactEvent, DecodeError, Routing, codec
-from escalation.schemas.state import Assignment, LoadEntry, OwnerLoad
+from escalation.schemas.state import Assignment, LoadEntry
 from escalation.services.common.changelog_store import ChangelogStore
 from escalation.services.common.http import HttpApp, serve
 from escalation.services.common.metrics import ServiceMetrics
@@ -52,7 +52,7 @@ from .state import issue_key
 log = structlog.get_logger(__name__)
 
 Aggregate = tuple[datetime, datetime, int]
-"""(earliest last contact, latest assignment, issues) of one (owner, partition) load."""
+"""(earliest last contact, latest assignment, issues) of one owner's load in one partition."""
 
 
 def _encode(key: bytes, value: Any) -> bytes:
@@ -60,7 +60,7 @@ def _encode(key: bytes, value: Any) -> bytes:
 
 
 def _decode(key: bytes, value: bytes) -> Any:
-    return codec.decode_assignment(value) if key[:2] == b"a/" else codec.decode_owner_load(value)
+    return codec.decode_assignment(value) if key[:2] == b"a/" else codec.decode(LoadEntry, value)
 
 
 def routed_bytes(contact: ContactEvent, routing: Routing) -> bytes:
@@ -75,18 +75,28 @@ def routed_bytes(contact: ContactEvent, routing: Routing) -> bytes:
 class BatchOwnership:
     """``OwnershipState`` semantics on a :class:`ChangelogStore` of live objects.
 
-    Keys: ``a/<customer>/<issue>`` -> Assignment, ``l/<owner>|<partition>`` -> OwnerLoad.
-    Loads are changed in place and encoded once per batch; each load's aggregate is cached
-    so a decision does not scan every issue an owner holds.
+    Changelog keys: ``a/<customer>/<issue>`` -> Assignment and, one per issue an owner
+    holds, ``l/<owner>|<partition>|<issue>`` -> LoadEntry (a tombstone when released), so a
+    busy owner's load is never one ever-growing record. In memory the entries are indexed
+    per (owner, partition) with a cached aggregate, so a decision does not scan every
+    issue an owner holds.
     """
 
     def __init__(self, store: ChangelogStore) -> None:
         self.store = store
         self.release_after = timedelta(days=14)
-        self._aggregates: dict[bytes, Aggregate] = {}
+        self.loads: dict[tuple[str, int], dict[str, LoadEntry]] = {}
+        self._aggregates: dict[tuple[str, int], Aggregate] = {}
 
-    def forget_cache(self) -> None:
+    def reindex(self) -> None:
+        """Rebuild the per-owner index from the store (after partitions moved)."""
+        self.loads.clear()
         self._aggregates.clear()
+        for partition in self.store.partitions:
+            for key, entry in self.store.data[partition].items():
+                if key[:2] == b"l/":
+                    owner, _, issue = key[2:].decode().rsplit("|", 2)
+                    self.loads.setdefault((owner, partition), {})[issue] = entry
 
     def assignment(self, partition: int, key: bytes) -> Assignment | None:
         return self.store.get(partition, b"a/" + key)
@@ -94,16 +104,16 @@ class BatchOwnership:
     def save(self, partition: int, key: bytes, assignment: Assignment) -> None:
         self.store.put(partition, b"a/" + key, assignment)
 
-    def _aggregate(self, key: bytes, held: OwnerLoad) -> Aggregate:
-        cached = self._aggregates.get(key)
+    def _aggregate(self, held: tuple[str, int], issues: dict[str, LoadEntry]) -> Aggregate:
+        cached = self._aggregates.get(held)
         if cached is None:
-            entries = held.issues.values()
+            entries = issues.values()
             cached = (
                 min(e.last_contact_at for e in entries),
                 max(e.assigned_at for e in entries),
-                len(held.issues),
+                len(issues),
             )
-            self._aggregates[key] = cached
+            self._aggregates[held] = cached
         return cached
 
     def load(self, owner_id: str, now: datetime) -> tuple[int, datetime | None]:
@@ -111,60 +121,65 @@ class BatchOwnership:
         horizon = now - self.release_after
         count, last = 0, None
         for partition in self.store.partitions:
-            key = f"l/{owner_id}|{partition}".encode()
-            held = self.store.get(partition, key)
-            if held is None or not held.issues:
+            issues = self.loads.get((owner_id, partition))
+            if not issues:
                 continue
-            low, high, size = self._aggregate(key, held)
+            low, high, size = self._aggregate((owner_id, partition), issues)
             if low >= horizon:
                 count += size
             else:
-                count += sum(1 for e in held.issues.values() if e.last_contact_at >= horizon)
+                count += sum(1 for e in issues.values() if e.last_contact_at >= horizon)
             if last is None or high > last:
                 last = high
         return count, last
 
+    def _put(self, owner_id: str, partition: int, issue: str, entry: LoadEntry | None) -> None:
+        key = f"l/{owner_id}|{partition}|{issue}".encode()
+        if entry is None:
+            self.store.delete(partition, key)
+        else:
+            self.store.put(partition, key, entry)
+
     def hold(self, owner_id: str, partition: int, issue: str, assignment: Assignment) -> None:
-        key = f"l/{owner_id}|{partition}".encode()
-        held = self.store.get(partition, key)
+        held = (owner_id, partition)
+        issues = self.loads.setdefault(held, {})
         entry = LoadEntry.model_construct(
             assigned_at=assignment.assigned_at, last_contact_at=assignment.last_contact_at
         )
-        if held is not None and held.issues.get(issue) == entry:
+        if issues.get(issue) == entry:
             return
-        if held is None:
-            held = OwnerLoad()
-        elif held.issues:
+        if issues:
             horizon = assignment.last_contact_at - self.release_after
-            if self._aggregate(key, held)[0] < horizon:
-                kept = {k: v for k, v in held.issues.items() if v.last_contact_at >= horizon}
-                held = OwnerLoad.model_construct(issues=kept)
-                self._aggregates.pop(key, None)
-        old = held.issues.get(issue)
-        held.issues[issue] = entry
-        cached = self._aggregates.get(key)
-        if cached is not None:
-            low, high, size = cached
-            if old is not None and (
-                old.last_contact_at <= low < entry.last_contact_at
-                or old.assigned_at >= high > entry.assigned_at
-            ):
-                self._aggregates.pop(key)
-            else:
-                self._aggregates[key] = (
-                    min(low, entry.last_contact_at),
-                    max(high, entry.assigned_at),
-                    size + (old is None),
-                )
-        self.store.put(partition, key, held)
+            if self._aggregate(held, issues)[0] < horizon:
+                for idle in [k for k, v in issues.items() if v.last_contact_at < horizon]:
+                    del issues[idle]
+                    self._put(owner_id, partition, idle, None)
+                self._aggregates.pop(held, None)
+        old = issues.get(issue)
+        issues[issue] = entry
+        self._put(owner_id, partition, issue, entry)
+        cached = self._aggregates.get(held)
+        if cached is None:
+            return
+        low, high, size = cached
+        if old is not None and (
+            old.last_contact_at <= low < entry.last_contact_at
+            or old.assigned_at >= high > entry.assigned_at
+        ):
+            self._aggregates.pop(held)  # the extreme may have moved: recompute when asked
+        else:
+            self._aggregates[held] = (
+                min(low, entry.last_contact_at),
+                max(high, entry.assigned_at),
+                size + (old is None),
+            )
 
     def release(self, owner_id: str, partition: int, issue: str) -> None:
-        key = f"l/{owner_id}|{partition}".encode()
-        held = self.store.get(partition, key)
-        if held is not None and issue in held.issues:
-            del held.issues[issue]
-            self._aggregates.pop(key, None)
-            self.store.put(partition, key, held)
+        issues = self.loads.get((owner_id, partition))
+        if issues and issue in issues:
+            del issues[issue]
+            self._aggregates.pop((owner_id, partition), None)
+            self._put(owner_id, partition, issue, None)
 
 
 class Outbox:
@@ -235,13 +250,10 @@ class BatchRouter:
         self.consumer = AIOKafkaConsumer(
             **settings.consumer_options(ROUTER_APP),
             partition_assignment_strategy=(RangePartitionAssignor,),
-            max_partition_fetch_bytes=4 * 1024 * 1024,
         )
-        # A load of one busy owner can exceed Kafka's default 1 MB record limit.
         self.producer = AIOKafkaProducer(
             **settings.producer_options(),
-            max_batch_size=1024 * 1024,
-            max_request_size=16 * 1024 * 1024,
+            max_batch_size=512 * 1024,  # under Kafka's default 1 MB message.max.bytes
         )
         single = {ROUTER_BATCH_CHANGELOG} if settings.single_record_batches else set()
         self.single_record_topics = frozenset(single)
@@ -265,14 +277,14 @@ class BatchRouter:
         self.rebalancing = True
         async with self.lock:  # the batch in flight commits first
             self.store.drop({tp.partition for tp in revoked})
-            self.state.forget_cache()
+            self.state.reindex()
 
     async def on_assigned(self, assigned: Any) -> None:
         async with self.lock:
             partitions = {tp.partition for tp in assigned}
             self.store.drop(set(self.store.partitions) - partitions)
             await self.store.recover(sorted(partitions))
-            self.state.forget_cache()
+            self.state.reindex()
         self.rebalancing = False
         log.info("router.assigned", partitions=sorted(partitions))
 

@@ -19,36 +19,29 @@ def _pattern(expression: str) -> re.Pattern[str]:
     return re.compile(expression)
 
 
+_FIELDS: dict[str, Callable[[ContactEvent], str | None]] = {
+    "summary": lambda e: e.summary,
+    "category": lambda e: e.category,
+    "product": lambda e: e.product,
+    "issue_key": lambda e: e.issue_key,
+    "source": lambda e: e.source,
+    "channel": lambda e: e.channel,
+    "customer.id": lambda e: e.customer.id,
+    "customer.tier": lambda e: e.customer.tier,
+}
+
+
 def field_text(event: ContactEvent, name: str) -> str | None:
     """The text of a contact field named as in policies (``customer.id``, ``attributes.x``)."""
     if name.startswith("attributes."):
         return event.attributes.get(name.removeprefix("attributes."))
-    getters: dict[str, Callable[[ContactEvent], str | None]] = {
-        "summary": lambda e: e.summary,
-        "category": lambda e: e.category,
-        "product": lambda e: e.product,
-        "issue_key": lambda e: e.issue_key,
-        "source": lambda e: e.source,
-        "channel": lambda e: e.channel,
-        "customer.id": lambda e: e.customer.id,
-        "customer.tier": lambda e: e.customer.tier,
-    }
-    getter = getters.get(name)
+    getter = _FIELDS.get(name)
     return getter(event) if getter else None
 
 
 Check = Callable[[ContactEvent], str | None]
 
-REGEX_FIELDS = (
-    "summary",
-    "category",
-    "product",
-    "issue_key",
-    "source",
-    "channel",
-    "customer.id",
-    "customer.tier",
-)
+REGEX_FIELDS = tuple(_FIELDS)
 
 
 def _in_range(bounds: Range, value: float | None) -> bool:
@@ -57,10 +50,6 @@ def _in_range(bounds: Range, value: float | None) -> bool:
     return (bounds.min is None or value >= bounds.min) and (
         bounds.max is None or value <= bounds.max
     )
-
-
-def _category_matches(prefixes: list[str], category: str) -> bool:
-    return any(category == p or category.startswith(p + ".") for p in prefixes)
 
 
 class Matcher:
@@ -106,10 +95,11 @@ class Matcher:
         listed("source", match.source, lambda e: e.source)
         if match.category is not None:
             prefixes = match.category
+            exact, dotted = frozenset(prefixes), tuple(p + "." for p in prefixes)
             checks.append(
                 lambda e: (
                     None
-                    if _category_matches(prefixes, e.category)
+                    if e.category in exact or e.category.startswith(dotted)
                     else f"category {e.category} not under {prefixes}"
                 )
             )
