@@ -60,7 +60,7 @@ def _encode(key: bytes, value: Any) -> bytes:
 
 
 def _decode(key: bytes, value: bytes) -> Any:
-    return codec.decode_assignment(value) if key[:2] == b"a/" else codec.decode(LoadEntry, value)
+    return codec.decode_assignment(value)
 
 
 def routed_bytes(contact: ContactEvent, routing: Routing) -> bytes:
@@ -75,11 +75,18 @@ def routed_bytes(contact: ContactEvent, routing: Routing) -> bytes:
 class BatchOwnership:
     """``OwnershipState`` semantics on a :class:`ChangelogStore` of live objects.
 
-    Changelog keys: ``a/<customer>/<issue>`` -> Assignment and, one per issue an owner
-    holds, ``l/<owner>|<partition>|<issue>`` -> LoadEntry (a tombstone when released), so a
-    busy owner's load is never one ever-growing record. In memory the entries are indexed
-    per (owner, partition) with a cached aggregate, so a decision does not scan every
-    issue an owner holds.
+    Only assignments are stored (changelog key ``a/<customer>/<issue>``). Owner loads are
+    an index over them: each issue an owner holds has the times of its open assignment,
+    kept per (owner, partition) with a cached aggregate so a decision does not scan every
+    issue an owner holds, and rebuilt from the open assignments after a rebalance or a
+    restart. That writes one small record per routed contact instead of faust's one
+    record per (owner, partition) holding every issue, which grows without bound when
+    every contact falls back to one owner and crosses Kafka's 1 MB record limit.
+
+    One difference from the faust tables: faust drops an owner's idle issues (past
+    ``release_after``) from the load record when it gives that owner another issue; the
+    rebuilt index keeps them until then. Idle issues never count towards the load, so
+    only the least-recently-assigned tie-break can see it.
     """
 
     def __init__(self, store: ChangelogStore) -> None:
@@ -89,14 +96,18 @@ class BatchOwnership:
         self._aggregates: dict[tuple[str, int], Aggregate] = {}
 
     def reindex(self) -> None:
-        """Rebuild the per-owner index from the store (after partitions moved)."""
+        """Rebuild the loads from the open assignments of the partitions held now."""
         self.loads.clear()
         self._aggregates.clear()
         for partition in self.store.partitions:
-            for key, entry in self.store.data[partition].items():
-                if key[:2] == b"l/":
-                    owner, _, issue = key[2:].decode().rsplit("|", 2)
-                    self.loads.setdefault((owner, partition), {})[issue] = entry
+            for assignment in self.store.data[partition].values():
+                if assignment.open:
+                    self.loads.setdefault((assignment.owner, partition), {})[
+                        assignment.issue_id
+                    ] = LoadEntry.model_construct(
+                        assigned_at=assignment.assigned_at,
+                        last_contact_at=assignment.last_contact_at,
+                    )
 
     def assignment(self, partition: int, key: bytes) -> Assignment | None:
         return self.store.get(partition, b"a/" + key)
@@ -133,13 +144,6 @@ class BatchOwnership:
                 last = high
         return count, last
 
-    def _put(self, owner_id: str, partition: int, issue: str, entry: LoadEntry | None) -> None:
-        key = f"l/{owner_id}|{partition}|{issue}".encode()
-        if entry is None:
-            self.store.delete(partition, key)
-        else:
-            self.store.put(partition, key, entry)
-
     def hold(self, owner_id: str, partition: int, issue: str, assignment: Assignment) -> None:
         held = (owner_id, partition)
         issues = self.loads.setdefault(held, {})
@@ -153,11 +157,9 @@ class BatchOwnership:
             if self._aggregate(held, issues)[0] < horizon:
                 for idle in [k for k, v in issues.items() if v.last_contact_at < horizon]:
                     del issues[idle]
-                    self._put(owner_id, partition, idle, None)
                 self._aggregates.pop(held, None)
         old = issues.get(issue)
         issues[issue] = entry
-        self._put(owner_id, partition, issue, entry)
         cached = self._aggregates.get(held)
         if cached is None:
             return
@@ -179,7 +181,6 @@ class BatchOwnership:
         if issues and issue in issues:
             del issues[issue]
             self._aggregates.pop((owner_id, partition), None)
-            self._put(owner_id, partition, issue, None)
 
 
 class Outbox:
