@@ -153,3 +153,56 @@ def test_broken_policy_keeps_routing_on_the_old_one(broker, tmp_path, runtime):
         )
     finally:
         service.stop()
+
+
+def test_resolved_escalations_release_the_owner_s_capacity(broker, tmp_path):
+    from datetime import UTC, datetime
+
+    from escalation.schemas import EscalationEvent
+    from escalation.services.common.topics import ESCALATIONS
+
+    service = router(broker, tmp_path, EXAMPLE_POLICY).start()
+    try:
+        contacts = (repair("x1", "C-1", "X"), repair("y1", "C-2", "Y"), repair("z1", "C-3", "Z"))
+        for count, contact in enumerate(contacts, 1):
+            asyncio.run(send(broker.bootstrap, contact))
+            asyncio.run(routed(broker.bootstrap, count))
+        first = asyncio.run(routed(broker.bootstrap, 3))
+        chen_issues = [e for e in first.values() if e.routing.owner == "chen"]
+        assert len(chen_issues) == 2  # chen holds two issues, dana one
+
+        async def resolve_all() -> None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=broker.bootstrap, enable_idempotence=False
+            )
+            await producer.start()
+            try:
+                for event in chen_issues:
+                    record = EscalationEvent(
+                        escalation_id=f"e1.x.{event.issue_id}.1",
+                        type="resolved",
+                        at=datetime.now(UTC),
+                        customer_id=event.customer.id,
+                        issue_id=event.issue_id,
+                        category=event.category,
+                        owner="chen",
+                        team="service-engineers",
+                        reason="resolved by chen",
+                        cause_id=f"cmd-{event.event_id}",
+                    )
+                    await producer.send_and_wait(
+                        ESCALATIONS, codec.encode(record), key=event.customer.id.encode()
+                    )
+            finally:
+                await producer.stop()
+
+        asyncio.run(resolve_all())
+        eventually(
+            lambda: service.metric("escalation_messages_consumed_total", topic=ESCALATIONS) >= 2,
+            "the resolutions",
+        )
+        asyncio.run(send(broker.bootstrap, repair("w1", "C-4", "W")))
+        # chen's two issues are resolved: chen now holds none, dana one.
+        assert asyncio.run(routed(broker.bootstrap, 4))["w1"].routing.owner == "chen"
+    finally:
+        service.stop()
