@@ -195,7 +195,7 @@ def main() -> None:
         "--router-runs",
         type=int,
         default=1,
-        help="router events/s runs (faust and batch runtimes vs the raw loop; 0 skips)",
+        help="router events/s runs beside the raw loop (0 skips)",
     )
     args = parser.parse_args()
     n = args.events
@@ -222,7 +222,7 @@ def main() -> None:
     print(f"\nintake single-event p99 latency: {ours['intake_single_p99_ms']:.1f} ms (64 conns)")
     print(
         "end to end runs from the first POST until the escalator has processed every event\n"
-        "(faust agents, one process each); the raw chain runs both hops in one process, timed\n"
+        "(one process per service); the raw chain runs both hops in one process, timed\n"
         "from the first record the first hop reads to the last record the second hop writes."
     )
     if args.router_runs > 0:
@@ -230,11 +230,15 @@ def main() -> None:
 
         print_rows(run_router_bench(n, args.router_runs))
         print(
-            "router: `escalation router --runtime R` as a process, sent N contacts once ready\n"
+            "router: `escalation router` as a process, sent N contacts once ready\n"
             "(sticky state read and written for each), timed from the first poll of its routed\n"
             "count above 0 until N; raw: one aiokafka consume->decode->produce loop, commit\n"
             "per batch, timed from its first read to its last write."
         )
+
+    from .replay import replay_rate
+
+    print(f"\nreplay (routing + escalation decisions, one core): {replay_rate():,.0f} events/s")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,13 @@
 """Router events/s (sticky state included) beside the raw aiokafka loop, same run.
 
-``python -m bench.router [--events N] [--runs R] [--runtime faust batch]``
+``python -m bench.router [--events N] [--runs R]``
 
 Each measurement gets a fresh embedded broker with the project's topics and N contact
 events in ``contacts.v1`` (keys = customer id, header ``event-id``):
 
 - raw: one aiokafka consumer/producer loop, contacts.v1 -> decode_contact -> encode ->
   another topic, commit per batch; timed from its first read to its last write;
-- router: ``escalation router --runtime R`` as a real process; timed from the first
+- router: ``escalation router`` as a real process; timed from the first
   poll of its ``escalation_routed_total`` metric that is above zero until it reaches
   N, so its startup (group join, state recovery) is excluded.
 """
@@ -109,7 +109,7 @@ def _ready(port: int, process: subprocess.Popen[bytes], log: Path) -> bool:
         return False
 
 
-def router_rate(n: int, runtime: str, limit: float = 900.0) -> float:
+def router_rate(n: int, limit: float = 900.0) -> float:
     """Start the router, wait until ready, load N contacts, time until it routed them all."""
     broker = fresh_broker()
     port = free_port()
@@ -125,14 +125,14 @@ def router_rate(n: int, runtime: str, limit: float = 900.0) -> float:
             "ESCALATION_LOG_FORMAT": "json",
             "ESCALATION_LOG_LEVEL": "WARNING",
         }
-        argv = [sys.executable, "-m", "escalation", "router", "--runtime", runtime]
+        argv = [sys.executable, "-m", "escalation", "router"]
         with open(log, "ab") as out:
             process = subprocess.Popen(
                 argv, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True
             )
         try:
             eventually(lambda: _ready(port, process, log), "router ready", 120)
-            asyncio.run(preload(broker.bootstrap, n, runtime))
+            asyncio.run(preload(broker.bootstrap, n, "router"))
             first = started = None
             count, now = 0.0, time.perf_counter()
             deadline = time.monotonic() + limit
@@ -147,11 +147,11 @@ def router_rate(n: int, runtime: str, limit: float = 900.0) -> float:
                         raise RuntimeError("routed everything before the first poll")
                     return (n - first) / (now - started)
                 time.sleep(0.05)
-            kept = Path(tempfile.gettempdir()) / f"bench-router-{runtime}-{process.pid}.log"
+            kept = Path(tempfile.gettempdir()) / f"bench-router-{process.pid}.log"
             kept.write_bytes(log.read_bytes())
             rate = (count - first) / (now - started) if first is not None and started else 0.0
             raise RouterFailed(
-                f"router ({runtime}) {'exited' if process.poll() is not None else 'timed out'} "
+                f"router {'exited' if process.poll() is not None else 'timed out'} "
                 f"after routing {count:.0f} of {n} (log: {kept})",
                 rate,
             )
@@ -168,26 +168,24 @@ def router_rate(n: int, runtime: str, limit: float = 900.0) -> float:
 def run_router_bench(
     n: int = 20_000,
     runs: int = 2,
-    runtimes: tuple[str, ...] = ("faust", "batch"),
     verbose: bool = False,
 ) -> list[dict[str, float | str]]:
-    """Rows of {measure, run, events_per_s, ratio}: raw then each runtime, ``runs`` times."""
+    """Rows of {measure, run, rate, ratio}: raw then the router, ``runs`` times."""
     rows: list[dict[str, float | str]] = []
     for run in range(1, runs + 1):
         raw = raw_rate(n)
         rows.append({"measure": "raw consume->decode->produce", "run": run, "rate": raw})
         if verbose:
             print_rows(rows[-1:], header=run == 1)
-        for runtime in runtimes:
-            row: dict[str, float | str] = {"measure": f"router ({runtime})", "run": run}
-            try:
-                row["rate"] = router_rate(n, runtime)
-            except RouterFailed as failed:
-                row.update(rate=failed.rate, note=str(failed))
-            row["ratio"] = float(row["rate"]) / raw
-            rows.append(row)
-            if verbose:
-                print_rows([row], header=False)
+        row: dict[str, float | str] = {"measure": "router (sticky state)", "run": run}
+        try:
+            row["rate"] = router_rate(n)
+        except RouterFailed as failed:
+            row.update(rate=failed.rate, note=str(failed))
+        row["ratio"] = float(row["rate"]) / raw
+        rows.append(row)
+        if verbose:
+            print_rows([row], header=False)
     return rows
 
 
@@ -205,13 +203,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.router")
     parser.add_argument("--events", type=int, default=int(os.environ.get("BENCH_EVENTS", 20000)))
     parser.add_argument("--runs", type=int, default=2)
-    parser.add_argument("--runtime", nargs="+", default=["faust", "batch"])
     args = parser.parse_args()
     print(
         f"router bench: {args.events} events, {PARTITIONS} partitions, {os.cpu_count()} cores, "
         "embedded Tansu, config/policy.example.yaml"
     )
-    run_router_bench(args.events, args.runs, tuple(args.runtime), verbose=True)
+    run_router_bench(args.events, args.runs, verbose=True)
 
 
 if __name__ == "__main__":

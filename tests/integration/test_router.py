@@ -1,4 +1,4 @@
-"""The router on a real broker: routing block, sticky owners across SIGKILL, hot reload."""
+"""The router on a real broker: sticky owners across SIGKILL, hot reload, capacity, DLQ."""
 
 from __future__ import annotations
 
@@ -8,28 +8,22 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
 
 from escalation.schemas import codec
 from escalation.services.common.broker import free_port
-from escalation.services.common.topics import CONTACTS, ROUTED
+from escalation.services.common.topics import CONTACTS, ROUTED, ROUTER_APP, ROUTER_CHANGELOG, dlq_of
 from escalation.testing.stack import EXAMPLE_POLICY, Service, eventually
 from tests.unit.factories import contact_data
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["faust", "batch"])
-def runtime(request) -> str:
-    """Both router runtimes pass the same tests (services/router/app.py and batch.py)."""
-    return request.param
-
-
-def router(broker, tmp_path: Path, policy: Path, runtime: str = "faust") -> Service:
+def router(broker, tmp_path: Path, policy: Path) -> Service:
     port = free_port()
     env = {
         "ESCALATION_KAFKA_BOOTSTRAP": broker.bootstrap,
         "ESCALATION_KAFKA_PARTITIONS": "2",
-        "ESCALATION_ROUTER_RUNTIME": runtime,
         "ESCALATION_ROUTER_PORT": str(port),
         "ESCALATION_POLICY": str(policy),
         "ESCALATION_DATA_DIR": str(tmp_path / "data"),
@@ -88,11 +82,43 @@ async def routed(bootstrap: str, count: int, limit: float = 60.0) -> dict[str, o
         await consumer.stop()
 
 
-def test_sticky_owner_and_loads_survive_sigkill(broker, tmp_path, runtime):
-    service = router(broker, tmp_path, EXAMPLE_POLICY, runtime).start()
+async def committed(bootstrap: str, topic: str = CONTACTS) -> int:
+    """Offsets the router's group committed on ``topic``, summed over partitions."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=ROUTER_APP)
+    await consumer.start()
     try:
-        # One at a time: contacts of different customers sit on different partitions,
-        # whose processing order is not defined.
+        total = 0
+        for partition in range(2):
+            total += await consumer.committed(TopicPartition(topic, partition)) or 0
+        return total
+    finally:
+        await consumer.stop()
+
+
+async def records(bootstrap: str, topic: str, count: int, limit: float = 30.0) -> list:
+    """Every record of ``topic`` once at least ``count`` arrived (and a short quiet period)."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    found: list = []
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        quiet = 0
+        while loop.time() < deadline and (len(found) < count or quiet < 2):
+            batch = await consumer.getmany(timeout_ms=500)
+            got = [m for messages in batch.values() for m in messages]
+            found += got
+            quiet = 0 if got else quiet + 1
+        return found
+    finally:
+        await consumer.stop()
+
+
+def test_sticky_owner_and_loads_survive_sigkill(broker, tmp_path):
+    service = router(broker, tmp_path, EXAMPLE_POLICY).start()
+    try:
         for count, contact in enumerate(
             (repair("x1", "C-1", "X"), repair("y1", "C-2", "Y"), repair("z1", "C-3", "Z")), 1
         ):
@@ -104,6 +130,12 @@ def test_sticky_owner_and_loads_survive_sigkill(broker, tmp_path, runtime):
         assert first["x1"].routing.route == "equipment-repair"
         assert first["x1"].routing.reasons[-1].startswith("chen: least loaded")
         eventually(lambda: service.metric("escalation_routed_total") >= 3, "routing recorded")
+        # Committed: a restart must not replay these inputs, so the state can only come
+        # back from the changelog.
+        eventually(lambda: asyncio.run(committed(broker.bootstrap)) == 3, "offsets committed")
+        state = asyncio.run(records(broker.bootstrap, ROUTER_CHANGELOG, 3))
+        # one assignment per issue (a/<customer>/<issue digest>); loads are derived from them
+        assert sorted(m.key.rsplit(b"/", 1)[0] for m in state) == [b"a/C-1", b"a/C-2", b"a/C-3"]
 
         service.kill9()
         service.start()
@@ -115,14 +147,17 @@ def test_sticky_owner_and_loads_survive_sigkill(broker, tmp_path, runtime):
         assert after["x2"].routing.sticky is True
         # The loads came back too: the new issue goes to dana, who holds fewer.
         assert after["w1"].routing.owner == "dana"
+        # Nothing committed before the kill was routed again.
+        assert len(asyncio.run(records(broker.bootstrap, ROUTED, 5))) == 5
+        eventually(lambda: asyncio.run(committed(broker.bootstrap)) == 5, "offsets committed")
     finally:
         service.stop()
 
 
-def test_broken_policy_keeps_routing_on_the_old_one(broker, tmp_path, runtime):
+def test_broken_policy_keeps_routing_on_the_old_one(broker, tmp_path):
     policy = tmp_path / "policy.yaml"
     shutil.copy(EXAMPLE_POLICY, policy)
-    service = router(broker, tmp_path, policy, runtime).start()
+    service = router(broker, tmp_path, policy).start()
     try:
         asyncio.run(send(broker.bootstrap, repair("a1", "C-1", "A")))
         old_version = asyncio.run(routed(broker.bootstrap, 1))["a1"].routing.policy_version
@@ -204,5 +239,42 @@ def test_resolved_escalations_release_the_owner_s_capacity(broker, tmp_path):
         asyncio.run(send(broker.bootstrap, repair("w1", "C-4", "W")))
         # chen's two issues are resolved: chen now holds none, dana one.
         assert asyncio.run(routed(broker.bootstrap, 4))["w1"].routing.owner == "chen"
+    finally:
+        service.stop()
+
+
+async def produce_raw(bootstrap: str, key: bytes, value: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        await producer.send_and_wait(CONTACTS, value, key=key, headers=[("event-id", b"bad-1")])
+    finally:
+        await producer.stop()
+
+
+def test_poison_goes_to_the_dlq_and_routing_goes_on(broker, tmp_path):
+    service = router(broker, tmp_path, EXAMPLE_POLICY).start()
+    try:
+        asyncio.run(produce_raw(broker.bootstrap, b"C-9", b"{not json"))
+        asyncio.run(produce_raw(broker.bootstrap, b"C-9", b'{"event_id": "no-other-fields"}'))
+        asyncio.run(send(broker.bootstrap, repair("ok1", "C-9", "Q")))
+        assert asyncio.run(routed(broker.bootstrap, 1))["ok1"].routing.owner == "chen"
+
+        dead = asyncio.run(records(broker.bootstrap, dlq_of(CONTACTS), 2))
+        assert len(dead) == 2
+        headers = [dict(m.headers) for m in dead]
+        assert [h["error-type"] for h in headers] == [b"decode.malformed", b"decode.invalid"]
+        for message, h in zip(dead, headers, strict=True):
+            assert h["source-topic"] == CONTACTS.encode()
+            assert h["event-id"] == b"bad-1"
+            assert int(h["source-partition"]) == message.partition
+            assert h["source-offset"].isdigit() and h["error"]
+            assert message.key == b"C-9"
+        assert dead[0].value == b"{not json"
+        eventually(
+            lambda: service.metric("escalation_dead_letters_total", reason="decode.malformed") == 1,
+            "the dead letter counted",
+        )
+        eventually(lambda: asyncio.run(committed(broker.bootstrap)) == 3, "offsets committed")
     finally:
         service.stop()

@@ -24,12 +24,12 @@ def _configure(service: str, settings) -> None:
 def cmd_service(args: argparse.Namespace) -> int:
     from escalation.services.common.runner import run_async, run_stream_service
 
-    settings = _settings(policy=args.policy, router_runtime=getattr(args, "runtime", None))
+    settings = _settings(policy=args.policy)
     _configure(args.command, settings)
-    if args.command == "router" and settings.router_runtime == "batch":
-        from escalation.services.router.batch import run as run_batch_router
+    if args.command == "router":
+        from escalation.services.router.app import run as run_router
 
-        run_async(run_batch_router(settings))
+        run_async(run_router(settings))
     elif args.command == "intake":
         from escalation.services.intake.app import run
 
@@ -125,20 +125,13 @@ def parser() -> argparse.ArgumentParser:
 
     for name, text in (
         ("intake", "HTTP intake"),
-        ("router", "router stream service"),
+        ("router", "router (contacts.v1 -> contacts.routed.v1)"),
         ("escalator", "escalator stream service"),
         ("pager", "pager stream service"),
         ("sink", "local page receiver"),
     ):
         s = sub.add_parser(name, help=f"run the {text} in the foreground")
         s.add_argument("--policy", type=Path, default=None)
-        if name == "router":
-            s.add_argument(
-                "--runtime",
-                choices=["faust", "batch"],
-                default=None,
-                help="faust agent, or the getmany batch loop (ESCALATION_ROUTER_RUNTIME)",
-            )
         s.set_defaults(func=cmd_service)
 
     send = sub.add_parser("send", help="publish contact events from a JSONL file via intake")

@@ -68,12 +68,8 @@ class Settings(BaseSettings):
     intake_burst_per_source: float = Field(default=40_000.0, gt=0)
     intake_public_url: str | None = None
 
-    # stream services (router, escalator, pager): web port for healthz/readyz/metrics
+    # stream services (router, escalator, pager): port for healthz/readyz/metrics
     router_port: int = 8081
-    router_runtime: Literal["faust", "batch"] = Field(
-        default="faust",
-        description="faust agent + tables, or the getmany batch loop with its own changelog",
-    )
     escalator_port: int = 8082
     pager_port: int = 8083
     web_host: str = "127.0.0.1"

@@ -15,6 +15,7 @@ import faust
 import structlog
 from faust.types import EventT
 
+from .dlq import dead_letter_headers
 from .metrics import ServiceMetrics
 from .settings import Settings
 from .topics import dlq_of
@@ -113,23 +114,15 @@ class StreamService:
     async def dead_letter(self, event: EventT, reason: str, error: BaseException | str) -> None:
         """Send the original bytes and headers to the source topic's DLQ with the reason."""
         message = event.message
-        headers = header_map(event)
-        text = str(error) if not isinstance(error, BaseException) else f"{error}"
-        headers.update(
-            {
-                "error": text[:4000].encode(),
-                "error-type": reason.encode(),
-                "source-topic": message.topic.encode(),
-                "source-partition": str(message.partition).encode(),
-                "source-offset": str(message.offset).encode(),
-                "dead-lettered-at": str(int(time.time() * 1000)).encode(),
-            }
+        text = str(error)
+        headers = dead_letter_headers(
+            header_map(event), message.topic, message.partition, message.offset, reason, error
         )
         dlq = dlq_of(message.topic)
         await self.topic(dlq).send(
             key=message.key,
             value=message.value,
-            headers=list(headers.items()),
+            headers=headers,
             partition=message.partition,
         )
         self.metrics.dead_lettered.labels(message.topic, reason).inc()

@@ -14,13 +14,11 @@ ROUTER_APP = "escalation-router"
 ESCALATOR_APP = "escalation-escalator"
 PAGER_APP = "escalation-pager"
 
-ASSIGNMENTS_TABLE = "assignments"
-LOADS_TABLE = "owner-loads"
 ISSUES_TABLE = "issues"
 DELIVERED_TABLE = "delivered"
 
-ROUTER_BATCH_CHANGELOG = "escalation-router-batch-state-changelog"
-"""The batch router's state (services/router/batch.py): assignments and owner loads."""
+ROUTER_CHANGELOG = "escalation-router-changelog"
+"""The router's state (services/router/ownership.py): one assignment per customer issue."""
 
 
 def dlq_of(topic: str) -> str:
@@ -50,10 +48,8 @@ def catalogue(partitions: int) -> list[TopicSpec]:
     specs = [TopicSpec(name, partitions) for name in data]
     specs += [TopicSpec(dlq_of(name), partitions) for name in data]
     specs += [
-        TopicSpec(changelog_of(ROUTER_APP, ASSIGNMENTS_TABLE), partitions, compacted=True),
-        TopicSpec(changelog_of(ROUTER_APP, LOADS_TABLE), partitions, compacted=True),
         TopicSpec(changelog_of(ESCALATOR_APP, ISSUES_TABLE), partitions, compacted=True),
         TopicSpec(changelog_of(PAGER_APP, DELIVERED_TABLE), partitions, compacted=True),
-        TopicSpec(ROUTER_BATCH_CHANGELOG, partitions, compacted=True),
+        TopicSpec(ROUTER_CHANGELOG, partitions, compacted=True),
     ]
     return specs
