@@ -293,7 +293,6 @@ async def run(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     log.info(
         "router.policy_loaded",
-        runtime="batch",
         source=router.holder.current.source,
         version=router.holder.current.version,
     )
@@ -315,4 +314,4 @@ async def run(settings: Settings) -> None:
         stop.set()
         await router.stop()
         await asyncio.gather(server, watcher, return_exceptions=True)
-        log.info("router.stopped", runtime="batch")
+        log.info("router.stopped")
