@@ -1,11 +1,18 @@
-"""What every dead letter carries besides the original bytes: why, and where it came from."""
+"""Dead letters: what each carries besides the original bytes, counted and logged once."""
 
 from __future__ import annotations
 
 import time
 
+import structlog
+
+from .metrics import ServiceMetrics
+
+log = structlog.get_logger(__name__)
+
 
 def dead_letter_headers(
+    metrics: ServiceMetrics,
     original: dict[str, bytes],
     topic: str,
     partition: int,
@@ -13,16 +20,26 @@ def dead_letter_headers(
     reason: str,
     error: BaseException | str,
 ) -> list[tuple[str, bytes]]:
-    """The original headers plus ``error``, ``error-type`` and the source coordinates."""
+    """The original headers plus why and where from; counts and logs the dead letter."""
+    text = str(error)
     headers = dict(original)
     headers.update(
         {
-            "error": str(error)[:4000].encode(),
+            "error": text[:4000].encode(),
             "error-type": reason.encode(),
             "source-topic": topic.encode(),
             "source-partition": str(partition).encode(),
             "source-offset": str(offset).encode(),
             "dead-lettered-at": str(int(time.time() * 1000)).encode(),
         }
+    )
+    metrics.dead_lettered.labels(topic, reason).inc()
+    log.warning(
+        "message.dead_lettered",
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        reason=reason,
+        error=text[:500],
     )
     return list(headers.items())

@@ -114,25 +114,20 @@ class StreamService:
     async def dead_letter(self, event: EventT, reason: str, error: BaseException | str) -> None:
         """Send the original bytes and headers to the source topic's DLQ with the reason."""
         message = event.message
-        text = str(error)
         headers = dead_letter_headers(
-            header_map(event), message.topic, message.partition, message.offset, reason, error
+            self.metrics,
+            header_map(event),
+            message.topic,
+            message.partition,
+            message.offset,
+            reason,
+            error,
         )
-        dlq = dlq_of(message.topic)
-        await self.topic(dlq).send(
+        await self.topic(dlq_of(message.topic)).send(
             key=message.key,
             value=message.value,
             headers=headers,
             partition=message.partition,
-        )
-        self.metrics.dead_lettered.labels(message.topic, reason).inc()
-        log.warning(
-            "message.dead_lettered",
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            reason=reason,
-            error=text[:500],
         )
 
     async def _dead_letter_until_written(

@@ -238,17 +238,13 @@ class Router:
         """The original bytes and headers to the source topic's DLQ, with the reason."""
         original = {k: bytes(v) for k, v in (message.headers or ())}
         headers = dead_letter_headers(
-            original, message.topic, message.partition, message.offset, reason, error
-        )
-        text = str(error)
-        self.metrics.dead_lettered.labels(message.topic, reason).inc()
-        log.warning(
-            "message.dead_lettered",
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            reason=reason,
-            error=text[:500],
+            self.metrics,
+            original,
+            message.topic,
+            message.partition,
+            message.offset,
+            reason,
+            error,
         )
         await outbox.add(
             dlq_of(message.topic), message.partition, message.key, message.value, headers
