@@ -196,3 +196,22 @@ async def find_on(bootstrap, topic, predicate, limit: float = 60.0):
         raise AssertionError(f"nothing matching on {topic} after {limit:.0f}s")
     finally:
         await consumer.stop()
+
+
+@pytest.mark.parametrize(
+    ("topic", "dlq", "service"),
+    [
+        ("contacts.routed.v1", "contacts.routed.dlq.v1", "escalator"),
+        ("escalation.commands.v1", "escalation.commands.dlq.v1", "escalator"),
+        ("pages.v1", "pages.dlq.v1", "pager"),
+    ],
+)
+def test_every_stream_service_dead_letters_what_it_cannot_read(stack, topic, dlq, service):
+    poison = f'{{"poison": "{uuid.uuid4().hex}"}}'.encode()
+    asyncio.run(produce(stack.bootstrap, topic, b"C-poison", poison, [("event-id", b"p")]))
+    dead = asyncio.run(find_on(stack.bootstrap, dlq, lambda m: m.value == poison))
+    headers = {k: v.decode() for k, v in dead.headers}
+    assert headers["error-type"] == "decode.invalid"
+    assert headers["source-topic"] == topic
+    assert headers["event-id"] == "p"
+    assert stack.metric(service, "escalation_dead_letters_total", topic=topic) >= 1
