@@ -13,7 +13,7 @@ from .contact import ContactEvent
 from .escalation import EscalationEvent
 from .page import PageRequest
 from .routed import RoutedContact
-from .state import Assignment, IssueState, OwnerLoad
+from .state import Assignment, IssueState
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -120,7 +120,3 @@ def decode_state(data: bytes) -> IssueState:
 
 def decode_assignment(data: bytes) -> Assignment:
     return decode(Assignment, data)
-
-
-def decode_owner_load(data: bytes) -> OwnerLoad:
-    return decode(OwnerLoad, data)

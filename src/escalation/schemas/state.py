@@ -52,14 +52,3 @@ class Assignment(WireModel):
     last_contact_at: Timestamp
     open: bool = True
     seen: list[str] = Field(default_factory=list, description="recent event ids")
-
-
-class LoadEntry(WireModel):
-    assigned_at: Timestamp
-    last_contact_at: Timestamp
-
-
-class OwnerLoad(WireModel):
-    """The open issues one owner holds in one partition: a set, so replays change nothing."""
-
-    issues: dict[str, LoadEntry] = Field(default_factory=dict)

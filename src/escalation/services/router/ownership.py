@@ -19,7 +19,7 @@ from escalation.schemas.state import Assignment
 from escalation.services.common.changelog_store import ChangelogStore
 
 Entry = tuple[datetime, datetime]
-"""(assigned at, last contact at) of one issue an owner holds: a LoadEntry's fields."""
+"""(assigned at, last contact at) of one issue an owner holds."""
 Aggregate = tuple[datetime, datetime, int]
 """(earliest last contact, latest assignment, issues) of one owner's load in one partition."""
 
