@@ -125,6 +125,16 @@ def test_validation_errors_name_their_path(old, new, expected):
     assert expected in errors_of(POLICY.replace(old, new, 1))
 
 
+def test_forget_after_must_not_be_shorter_than_release_after():
+    text = POLICY.replace(
+        "routes:\n", "ownership: {release_after: 30d, forget_after: 7d}\nroutes:\n"
+    )
+    assert (
+        "ownership: Value error, forget_after must not be shorter than release_after"
+        in errors_of(text)
+    )
+
+
 def test_every_error_is_reported_at_once():
     text = POLICY.replace("members: [noor]", "members: [nour]").replace(
         "teams: [front], authority: 1, skills", "teams: [frnt], authority: 1, skills"

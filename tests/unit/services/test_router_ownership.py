@@ -151,3 +151,19 @@ def test_idle_issues_stop_counting_after_release_after():
     state.hold("chen", 0, "a", assignment("chen", "a", T0, T0))
     assert state.load("chen", T0 + timedelta(days=13))[0] == 1
     assert state.load("chen", T0 + timedelta(days=15))[0] == 0
+
+
+def test_idle_assignments_are_forgotten_with_tombstones():
+    s = store()
+    state = Ownership(s)
+    old = assignment("chen", "old", T0, T0)
+    recent = assignment("chen", "new", T0, T0 + timedelta(days=80))
+    for issue, a in (("old", old), ("new", recent)):
+        state.hold("chen", 0, issue, a)
+        state.save(0, f"C-1/{issue}".encode(), a)
+    list(s.changes())
+    assert state.forget_idle(T0 + timedelta(days=30)) == 1
+    assert state.assignment(0, b"C-1/old") is None
+    assert state.assignment(0, b"C-1/new") is not None
+    assert list(s.changes()) == [(0, b"a/C-1/old", None)]  # a tombstone for the changelog
+    assert state.load("chen", T0 + timedelta(days=80))[0] == 1

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -84,6 +84,7 @@ class Router:
         self.routed_partitions: list[int] = []
         self.lock = asyncio.Lock()
         self.rebalancing = True
+        self._last_sweep = 0.0
         self.consumer = AIOKafkaConsumer(
             **settings.consumer_options(ROUTER_APP),
             partition_assignment_strategy=(RangePartitionAssignor,),
@@ -145,6 +146,7 @@ class Router:
     async def process(self, batch: dict[Any, list[Any]]) -> None:
         engine = self._engine()
         self.state.release_after = engine.release_after
+        self._forget_idle(engine)
         outbox = Outbox(self.producer, self.single_record_topics)
         offsets = {}
         routed = produced = 0
@@ -179,6 +181,17 @@ class Router:
                 await self.consumer.commit(offsets)
             except CommitFailedError as exc:
                 log.warning("router.commit_failed", error=str(exc))
+
+    def _forget_idle(self, engine: RoutingEngine) -> None:
+        """Once a minute, drop issues idle past ownership.forget_after: state stays bounded."""
+        now = time.monotonic()
+        if now - self._last_sweep < 60.0:
+            return
+        self._last_sweep = now
+        forget_after = timedelta(seconds=engine.policy.ownership.forget_after)
+        forgotten = self.state.forget_idle(datetime.now(UTC) - forget_after)
+        if forgotten:
+            log.info("router.forgot_idle_issues", count=forgotten)
 
     async def _on_contact(self, engine: RoutingEngine, message: Any, outbox: Outbox) -> int:
         """Decide, queue the routed record, update the state; 1 if routed (not a duplicate)."""

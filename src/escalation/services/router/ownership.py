@@ -62,6 +62,21 @@ class Ownership:
                         assignment.issue_id
                     ] = (assignment.assigned_at, assignment.last_contact_at)
 
+    def forget_idle(self, horizon: datetime) -> int:
+        """Delete assignments with no contact since ``horizon`` (tombstones in the changelog)."""
+        forgotten = 0
+        for partition in list(self.store.partitions):
+            idle = [
+                (key, a)
+                for key, a in self.store.data[partition].items()
+                if a.last_contact_at < horizon
+            ]
+            for key, assignment in idle:
+                self.release(assignment.owner, partition, assignment.issue_id)
+                self.store.delete(partition, key)
+            forgotten += len(idle)
+        return forgotten
+
     def assignment(self, partition: int, key: bytes) -> Assignment | None:
         return self.store.get(partition, b"a/" + key)
 

@@ -279,6 +279,17 @@ class Ownership(PolicyModel):
         description="an owner's issue with no contact and no open escalation for this "
         "long stops counting against their capacity",
     )
+    forget_after: Duration = Field(
+        default=90 * 86400,
+        description="an issue with no contact for this long is forgotten: a later "
+        "contact starts it afresh with a new owner; bounds the router's state",
+    )
+
+    @model_validator(mode="after")
+    def _forget_later(self) -> Ownership:
+        if self.forget_after < self.release_after:
+            raise ValueError("forget_after must not be shorter than release_after")
+        return self
 
 
 class Policy(PolicyModel):
