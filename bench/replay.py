@@ -9,6 +9,7 @@ from pathlib import Path
 
 from escalation.replay import Simulation
 from escalation.schemas import ContactEvent, codec
+from escalation.services.common.runner import tune_gc
 from escalation.services.router.policy import load_policy
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "policy.example.yaml"
@@ -45,6 +46,7 @@ def replay_rate(n: int = 50_000) -> float:
     """Events/s of one Simulation over ``n`` decoded events (decoding not counted)."""
     events = history(n)
     simulation = Simulation(load_policy(EXAMPLE))
+    tune_gc()  # as `escalation policy replay` does
     started = time.perf_counter()
     for event in events:
         simulation.feed(event)

@@ -11,6 +11,7 @@ from typing import IO, Any
 
 from escalation.replay import Outcome, Simulation, Tally
 from escalation.schemas import ContactEvent, codec
+from escalation.services.common.runner import tune_gc
 from escalation.services.router.policy import PolicyError, load_policy
 
 SHOWN_CHANGES = 50
@@ -75,6 +76,7 @@ def replay(args: argparse.Namespace) -> int:
     except PolicyError as exc:
         print(exc, file=sys.stderr)
         return 1
+    tune_gc()
     bad: list[str] = []
     changes: list[dict[str, Any]] = []
     progress = Progress(args.history)

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timezone
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+)
 
 
 def _rfc3339_text(value: Any) -> Any:
@@ -14,7 +22,16 @@ def _rfc3339_text(value: Any) -> Any:
     return value
 
 
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+def _stdlib_offset(value: datetime) -> datetime:
+    # pydantic's parsed offsets are its own tzinfo class, whose utcoffset() goes through
+    # Python on every comparison and subtraction; the stdlib fixed-offset timezone is C.
+    offset = value.utcoffset()
+    if type(value.tzinfo) is timezone or offset is None:
+        return value
+    return value.replace(tzinfo=UTC if not offset else timezone(offset))
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_stdlib_offset)]
 """An RFC 3339 date-time that carries its UTC offset (naive times are rejected)."""
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=False)]
