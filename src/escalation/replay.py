@@ -18,7 +18,7 @@ from escalation.schemas.state import Assignment, IssueState
 from escalation.services.escalator.rules import decide_contact
 from escalation.services.router.policy import LoadedPolicy, RoutingEngine
 
-SWEEP_EVERY = 10_000
+SWEEP_EVERY = 50_000
 
 
 class MemoryLoads:

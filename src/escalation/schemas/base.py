@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timezone
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -47,3 +47,26 @@ class WireModel(BaseModel):
     """Base of every message on a topic: unknown fields are an error, values are frozen."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+M = TypeVar("M", bound=BaseModel)
+_set = object.__setattr__
+
+
+def trusted(cls: type[M], **values: Any) -> M:
+    """Build ``cls`` from values validated elsewhere, with every field given.
+
+    For the decisions' hot path: pydantic's ``model_construct`` also resolves aliases
+    and fills defaults field by field, which measured a quarter of replay's time. A
+    missing or unknown field is refused here rather than failing later.
+    """
+    if values.keys() != cls.model_fields.keys():
+        missing = sorted(cls.model_fields.keys() - values.keys())
+        unknown = sorted(values.keys() - cls.model_fields.keys())
+        raise TypeError(f"{cls.__name__}: missing fields {missing}, unknown fields {unknown}")
+    model = cls.__new__(cls)
+    _set(model, "__dict__", values)
+    _set(model, "__pydantic_fields_set__", set(values))
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
+    return model

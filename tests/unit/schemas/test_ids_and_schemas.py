@@ -43,3 +43,17 @@ def test_checked_in_json_schema_matches_the_models(name):
     assert json.loads(path.read_text()) == json.loads(render(EXPORTED[name])), (
         f"{path.name} drifted from the model: run `escalation schemas export`"
     )
+
+
+def test_trusted_construction_equals_validation_and_refuses_missing_fields():
+    from datetime import UTC, datetime
+
+    from escalation.schemas.base import trusted
+    from escalation.schemas.state import ContactMark
+
+    at = datetime(2026, 11, 25, tzinfo=UTC)
+    built = trusted(ContactMark, event_id="a", at=at)
+    assert built == ContactMark(event_id="a", at=at)
+    assert built.model_dump_json() == ContactMark(event_id="a", at=at).model_dump_json()
+    with pytest.raises(TypeError, match=r"missing fields \['at'\], unknown fields \['when'\]"):
+        trusted(ContactMark, event_id="a", when=at)

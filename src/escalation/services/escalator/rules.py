@@ -19,6 +19,7 @@ from escalation.schemas import (
     make_escalation_id,
     page_id_for,
 )
+from escalation.schemas.base import trusted
 from escalation.schemas.state import ContactMark, IssueState
 
 SEEN_LIMIT = 512
@@ -42,7 +43,8 @@ def _remember(seen: list[str], ident: str) -> list[str]:
 def _new_state(contact: ContactEvent, routing: Routing) -> IssueState:
     # Every field given: model_construct would otherwise call each default factory
     # through inspect.signature, which costs more than validating.
-    return IssueState.model_construct(
+    return trusted(
+        IssueState,
         customer_id=contact.customer.id,
         customer_tier=contact.customer.tier,
         issue_id=contact.issue_id,
@@ -156,7 +158,7 @@ def decide_contact(
     horizon = contact.occurred_at - window
     marks = [m for m in state.contacts if horizon <= m.at <= contact.occurred_at + window]
     marks = sorted(
-        [*marks, ContactMark.model_construct(event_id=contact.event_id, at=contact.occurred_at)],
+        [*marks, trusted(ContactMark, event_id=contact.event_id, at=contact.occurred_at)],
         key=lambda m: m.at,
     )[-CONTACTS_LIMIT:]
     in_window = densest_window(marks, contact.occurred_at, window)

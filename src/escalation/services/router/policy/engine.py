@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from escalation.schemas import ContactEvent, EscalationSettings, Routing
+from escalation.schemas.base import trusted
 from escalation.schemas.state import Assignment
 
 from .choose import Loads, choose, qualifies, required_authority
@@ -212,7 +213,9 @@ class RoutingEngine:
         seen = current.seen if current is not None else []
         if not duplicate:
             seen = [*seen[-(SEEN_LIMIT - 1) :], event.event_id]
-        assignment = Assignment(
+        # Every value is already validated: construct both without validating again.
+        assignment = trusted(
+            Assignment,
             customer_id=event.customer.id,
             issue_id=event.issue_id,
             owner=owner.id,
@@ -223,7 +226,8 @@ class RoutingEngine:
             open=True,
             seen=seen,
         )
-        routing = Routing.model_construct(
+        routing = trusted(
+            Routing,
             route=route.name,
             owner=owner.id,
             team=team,

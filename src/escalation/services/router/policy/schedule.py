@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -25,13 +26,19 @@ def schedule_zone(schedule: Schedule, default_zone: ZoneInfo) -> ZoneInfo:
     return ZoneInfo(schedule.timezone) if schedule.timezone else default_zone
 
 
+@lru_cache(maxsize=256)
+def _naive_local(moment: datetime, zone: ZoneInfo) -> datetime:
+    """A layer's start as naive local time: the same few values on every call, so cached."""
+    return local_time(moment, zone).replace(tzinfo=None)
+
+
 def _turn(layer: Layer, moment: datetime, zone: ZoneInfo) -> int:
     """How many handoffs lie between the layer's start and ``moment`` (negative before it)."""
     every = timedelta(seconds=layer.every)
     if layer.every % DAY == 0:
         # Whole days hand off at the same wall-clock time across DST changes, so count in
         # naive local time (a 23- or 25-hour day still counts as one day).
-        start = local_time(layer.start, zone).replace(tzinfo=None)
+        start = _naive_local(layer.start, zone)
         now = local_time(moment, zone).replace(tzinfo=None)
         return (now - start) // every
     # Subtract in UTC: aware datetimes sharing a tzinfo would subtract as wall-clock times.
