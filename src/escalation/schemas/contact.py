@@ -15,9 +15,6 @@ Channel = Literal["phone", "email", "chat", "web", "social", "in_person", "surve
 Urgency = Literal["low", "normal", "high", "critical"]
 Tier = Literal["standard", "priority", "vip"]
 
-URGENCY_RANK: dict[str, int] = {"low": 0, "normal": 1, "high": 2, "critical": 3}
-TIER_RANK: dict[str, int] = {"standard": 0, "priority": 1, "vip": 2}
-
 AttributeKey = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 AttributeValue = Annotated[str, StringConstraints(max_length=1024)]
 

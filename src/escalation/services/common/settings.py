@@ -204,10 +204,3 @@ class Settings(BaseSettings):
         if self.single_record_batches:
             options.update(producer_max_batch_size=16, producer_linger=0.0)
         return options
-
-    def problems_for_production(self) -> list[str]:
-        """Settings that must not reach production as they are."""
-        problems = []
-        if not self.embedded and not self.intake_tokens:
-            problems.append("production profile requires ESCALATION_INTAKE_TOKENS")
-        return problems
