@@ -30,7 +30,7 @@ from escalation.schemas import codec
 from escalation.services.common.broker import EmbeddedBroker, ensure_topics, free_port
 from escalation.services.common.settings import Settings
 from escalation.services.common.topics import CONTACTS, TopicSpec, catalogue
-from escalation.testing.stack import EXAMPLE_POLICY, ROOT, eventually
+from escalation.testing.stack import EXAMPLE_POLICY, ROOT, eventually, scrape
 
 from .__main__ import PARTITIONS, raw_pipeline, values
 
@@ -90,14 +90,9 @@ def raw_rate(n: int) -> float:
 
 def _routed(port: int) -> float | None:
     try:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+        return scrape(f"http://127.0.0.1:{port}", "escalation_routed_total")
     except httpx.HTTPError:
         return None
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("escalation_routed_total{")
-    )
 
 
 def _ready(port: int, process: subprocess.Popen[bytes], log: Path) -> bool:

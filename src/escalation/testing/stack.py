@@ -40,6 +40,17 @@ def eventually(probe: Callable[[], T | None], what: str, limit: float = 60.0) ->
         time.sleep(0.2)
 
 
+def scrape(base_url: str, name: str, **labels: str) -> float:
+    """Sum of the samples of metric ``name`` whose labels include ``labels``."""
+    text = httpx.get(f"{base_url}/metrics", timeout=5).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if (line.startswith(name + "{") or line.startswith(name + " "))
+        and all(f'{k}="{v}"' in line for k, v in labels.items())
+    )
+
+
 def listening(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)
@@ -86,14 +97,7 @@ class Stack:
         return out
 
     def metric(self, service: str, name: str, **labels: str) -> float:
-        text = httpx.get(f"{self.web(service)}/metrics", timeout=5).text
-        total = 0.0
-        for line in text.splitlines():
-            if not line.startswith(name + "{") and not line.startswith(name + " "):
-                continue
-            if all(f'{k}="{v}"' in line for k, v in labels.items()):
-                total += float(line.rsplit(" ", 1)[1])
-        return total
+        return scrape(self.web(service), name, **labels)
 
 
 def start_stack(
@@ -199,10 +203,4 @@ class Service:
                 self.process.wait()
 
     def metric(self, name: str, **labels: str) -> float:
-        text = httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text
-        return sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if (line.startswith(name + "{") or line.startswith(name + " "))
-            and all(f'{k}="{v}"' in line for k, v in labels.items())
-        )
+        return scrape(f"http://127.0.0.1:{self.port}", name, **labels)
