@@ -14,7 +14,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,6 +153,22 @@ def die_with_parent() -> None:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         pr_set_pdeathsig = 1
         libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+async def until_broker_answers(
+    attempt: Callable[[], Awaitable[object]], stop: asyncio.Event, client: str
+) -> bool:
+    """Retry ``attempt`` with backoff while the broker is not up yet; False if stopped first."""
+    delay = 0.2
+    while not stop.is_set():
+        try:
+            await attempt()
+            return True
+        except KafkaError as exc:
+            log.warning("broker.not_ready", client=client, error=repr(exc), retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+    return False
 
 
 async def ensure_topics(

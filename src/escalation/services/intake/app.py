@@ -8,6 +8,7 @@ import signal
 import structlog
 from aiokafka import AIOKafkaProducer
 
+from escalation.services.common.broker import until_broker_answers
 from escalation.services.common.http import HttpApp, Request, Response, serve
 from escalation.services.common.metrics import ServiceMetrics
 from escalation.services.common.settings import Settings
@@ -51,7 +52,7 @@ async def run(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await _start_producer(producer, stop)
+    await until_broker_answers(producer.start, stop, "intake producer")
     try:
         intake = Intake(settings, producer, metrics)
         http = build_http(intake, metrics, settings)
@@ -65,18 +66,3 @@ async def run(settings: Settings) -> None:
     finally:
         await producer.stop()
         log.info("intake.stopped")
-
-
-async def _start_producer(producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
-    """Start the producer, retrying while the broker is not up yet."""
-    from aiokafka.errors import KafkaError
-
-    delay = 0.2
-    while not stop.is_set():
-        try:
-            await producer.start()
-            return
-        except KafkaError as exc:
-            log.warning("intake.broker_not_ready", error=repr(exc), retry_in=delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)

@@ -27,11 +27,12 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import CommitFailedError
 from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Counter
 
 from escalation.schemas import ContactEvent, DecodeError, Routing, codec
+from escalation.services.common.broker import until_broker_answers
 from escalation.services.common.changelog_store import ChangelogStore
 from escalation.services.common.dlq import dead_letter_headers
 from escalation.services.common.http import HttpApp, serve
@@ -276,17 +277,17 @@ class Router:
             async def on_partitions_assigned(self, assigned: Any) -> None:
                 await router.on_assigned(assigned)
 
-        delay = 0.2
-        while not stop.is_set():
-            try:
-                await self.producer.start()
-                self.routed_partitions = sorted(await self.producer.partitions_for(ROUTED))
-                await self.consumer.start()
-                break
-            except KafkaError as exc:
-                log.warning("router.broker_not_ready", error=repr(exc), retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        async def routed_partitions() -> None:
+            self.routed_partitions = sorted(await self.producer.partitions_for(ROUTED))
+
+        # One step at a time, so a later step's retry never starts a client twice.
+        for attempt, client in (
+            (self.producer.start, "router producer"),
+            (routed_partitions, "router producer metadata"),
+            (self.consumer.start, "router consumer"),
+        ):
+            if not await until_broker_answers(attempt, stop, client):
+                return
         self.consumer.subscribe([CONTACTS, ESCALATIONS], listener=Listener())
 
     async def stop(self) -> None:
