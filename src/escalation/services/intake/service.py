@@ -103,7 +103,7 @@ class Intake:
                 exc.detail,
                 exc.errors if status == 422 else None,
             ) from exc
-        self._check_batch(events, token_source)
+        encoded = self._check_batch(events, token_source)
         source = token_source or events[0].source
         wait = self.limiter.take(source, len(events))
         if wait:
@@ -115,10 +115,11 @@ class Intake:
                 f"{self.settings.intake_rate_per_source:g} events/s",
                 headers={"retry-after": retry},
             )
-        accepted, duplicates = await self._publish(events)
+        accepted, duplicates = await self._publish(events, encoded)
         return Reply(202, codec.dumps({"accepted": accepted, "duplicates": duplicates}))
 
-    def _check_batch(self, events: list[ContactEvent], token_source: str | None) -> None:
+    def _check_batch(self, events: list[ContactEvent], token_source: str | None) -> list[bytes]:
+        """Refuse a batch over a limit or claiming a foreign source; return each event's bytes."""
         limit = self.settings.intake_max_batch
         if len(events) > limit:
             raise Problem(
@@ -131,14 +132,15 @@ class Intake:
                 "the batch is empty",
                 [{"loc": [], "msg": "at least one event is required"}],
             )
+        encoded = [codec.encode(e) for e in events]
         too_big = [
             {
                 "loc": [i],
-                "msg": f"event is {size} bytes; the limit is "
+                "msg": f"event is {len(value)} bytes; the limit is "
                 f"{self.settings.intake_max_event_bytes}",
             }
-            for i, e in enumerate(events)
-            if (size := len(codec.encode(e))) > self.settings.intake_max_event_bytes
+            for i, value in enumerate(encoded)
+            if len(value) > self.settings.intake_max_event_bytes
         ]
         if too_big:
             raise Problem(
@@ -157,29 +159,32 @@ class Intake:
                 raise Problem(
                     403, "wrong-source", "events claim a source this token is not for", foreign
                 )
+        return encoded
 
-    async def _publish(self, events: list[ContactEvent]) -> tuple[list[str], list[str]]:
-        fresh: list[ContactEvent] = []
+    async def _publish(
+        self, events: list[ContactEvent], encoded: list[bytes]
+    ) -> tuple[list[str], list[str]]:
+        fresh: list[tuple[ContactEvent, bytes]] = []
         duplicates: list[str] = []
         in_batch: set[str] = set()
-        for event in events:
+        for event, value in zip(events, encoded, strict=True):
             if event.event_id in self.recent or event.event_id in in_batch:
                 duplicates.append(event.event_id)
                 self.events.labels(event.source, "duplicate").inc()
             else:
                 in_batch.add(event.event_id)
-                fresh.append(event)
+                fresh.append((event, value))
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
             futures = [
                 await self.producer.send(
                     CONTACTS,
-                    codec.encode(e),
+                    value,
                     key=e.customer.id.encode(),
                     headers=[("event-id", e.event_id.encode())],
                 )
-                for e in fresh
+                for e, value in fresh
             ]
             await asyncio.gather(*futures)
         except KafkaError as exc:
@@ -192,11 +197,11 @@ class Intake:
                 headers={"retry-after": BROKER_RETRY_AFTER},
             ) from exc
         self.ack_seconds.observe(loop.time() - started)
-        for event in fresh:
+        for event, _ in fresh:
             self.recent.add(event.event_id)
             self.events.labels(event.source, "accepted").inc()
         self.metrics.produced.labels(CONTACTS).inc(len(fresh))
-        return [e.event_id for e in fresh], duplicates
+        return [e.event_id for e, _ in fresh], duplicates
 
     # -- commands ---------------------------------------------------------------------
 
