@@ -7,10 +7,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from escalation.policy import load_policy
 from escalation.replay import Simulation
 from escalation.schemas import ContactEvent, codec
 from escalation.services.common.runner import tune_gc
-from escalation.services.router.policy import load_policy
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "policy.example.yaml"
 CATEGORIES = ["hvac.repair", "appliances.leak", "av.projector", "billing.question", "safety.gas"]

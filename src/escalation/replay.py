@@ -13,10 +13,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from escalation.policy import LoadedPolicy, RoutingEngine
 from escalation.schemas import ContactEvent, Routing
 from escalation.schemas.state import Assignment, IssueState
 from escalation.services.escalator.rules import decide_contact
-from escalation.services.router.policy import LoadedPolicy, RoutingEngine
 
 SWEEP_EVERY = 50_000
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from escalation.cli.main import main
 from tests.unit.factories import contact_data
-from tests.unit.services.policy_fixtures import POLICY
+from tests.unit.policy.fixtures import POLICY
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "config" / "policy.example.yaml"

@@ -79,11 +79,11 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_schemas(args: argparse.Namespace) -> int:
-    from escalation.schemas.jsonschema import export
-    from escalation.services.router.policy.jsonschema import (
+    from escalation.policy.jsonschema import (
         POLICY_SCHEMA_PATH,
         render_policy_schema,
     )
+    from escalation.schemas.jsonschema import export
 
     POLICY_SCHEMA_PATH.write_text(render_policy_schema())
     for path in [*export(), POLICY_SCHEMA_PATH]:

@@ -6,8 +6,8 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
+from escalation.policy import NoLoads, PolicyError, RoutingEngine, load_policy
 from escalation.schemas import codec
-from escalation.services.router.policy import NoLoads, PolicyError, RoutingEngine, load_policy
 
 
 def check(args: argparse.Namespace) -> int:

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from escalation.policy import PolicyError, load_policy
 from escalation.replay import Outcome, Simulation, Tally
 from escalation.schemas import ContactEvent, codec
 from escalation.services.common.runner import tune_gc
-from escalation.services.router.policy import PolicyError, load_policy
 
 SHOWN_CHANGES = 50
 

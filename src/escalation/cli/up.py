@@ -9,10 +9,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from escalation.policy import PolicyError, load_policy
 from escalation.services.common.settings import Settings
 from escalation.services.common.supervisor import Child, Supervisor
 from escalation.services.pager.signing import new_secret
-from escalation.services.router.policy import PolicyError, load_policy
 
 SERVICES = ("sink", "pager", "escalator", "router", "intake")
 OFFSETS = {"intake": 0, "router": 1, "escalator": 2, "pager": 3, "sink": 4, "broker": 12}

@@ -5,7 +5,7 @@ import jsonschema
 import pytest
 import yaml
 
-from escalation.services.router.policy.jsonschema import POLICY_SCHEMA_PATH, render_policy_schema
+from escalation.policy.jsonschema import POLICY_SCHEMA_PATH, render_policy_schema
 
 EXAMPLE = Path(__file__).parents[3] / "config" / "policy.example.yaml"
 

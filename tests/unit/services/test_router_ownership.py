@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from tests.unit.factories import contact_data
 
+from escalation.policy.engine import NoLoads, RoutingEngine
+from escalation.policy.load import load_policy
 from escalation.schemas import RoutedContact, codec
 from escalation.schemas.state import Assignment
 from escalation.services.common.changelog_store import ChangelogStore
@@ -17,8 +19,6 @@ from escalation.services.router.ownership import (
     decode_assignment,
     encode_assignment,
 )
-from escalation.services.router.policy.engine import NoLoads, RoutingEngine
-from escalation.services.router.policy.load import load_policy
 from escalation.testing.stack import EXAMPLE_POLICY
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)

@@ -15,11 +15,11 @@ import structlog
 from faust.types import EventT
 from prometheus_client import Counter, Histogram
 
+from escalation.policy import LoadedPolicy, load_policy
 from escalation.schemas import PageRequest, codec
 from escalation.services.common.settings import Settings
 from escalation.services.common.stream import StreamService
 from escalation.services.common.topics import DELIVERED_TABLE, PAGER_APP, PAGES
-from escalation.services.router.policy import LoadedPolicy, load_policy
 
 from .delivery import Backoff, deliver
 from .targets.base import Links, Target

@@ -31,6 +31,8 @@ from aiokafka.errors import CommitFailedError
 from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Counter
 
+from escalation.policy.engine import RoutingEngine
+from escalation.policy.reload import PolicyHolder
 from escalation.schemas import ContactEvent, DecodeError, Routing, codec
 from escalation.services.common.broker import until_broker_answers
 from escalation.services.common.changelog_store import ChangelogStore
@@ -49,8 +51,6 @@ from escalation.services.common.topics import (
 )
 
 from .ownership import Ownership, decode_assignment, encode_assignment, issue_key
-from .policy.engine import RoutingEngine
-from .policy.reload import PolicyHolder
 
 log = structlog.get_logger(__name__)
 

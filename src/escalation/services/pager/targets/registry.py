@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from escalation.services.router.policy.model import Policy
+from escalation.policy.model import Policy
 
 from ..signing import SignatureError, secret_key
 from .base import Target, TargetConfigError, expand_env

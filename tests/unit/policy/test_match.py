@@ -1,9 +1,9 @@
 import pytest
-from tests.unit.services.policy_fixtures import LOADED, event
 
-from escalation.services.router.policy.hours import HolidayCalendar
-from escalation.services.router.policy.match import Matcher
-from escalation.services.router.policy.model import Match
+from escalation.policy.hours import HolidayCalendar
+from escalation.policy.match import Matcher
+from escalation.policy.model import Match
+from tests.unit.policy.fixtures import LOADED, event
 
 MATCHER = Matcher(LOADED.policy, HolidayCalendar(LOADED.policy.holidays))
 WEEKDAY_NOON = "2026-11-25T12:00:00-05:00"

@@ -7,8 +7,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from escalation.services.router.policy import PolicyError, load_policy
-from escalation.services.router.policy.reload import PolicyHolder
+from escalation.policy import PolicyError, load_policy
+from escalation.policy.reload import PolicyHolder
 
 EXAMPLE = Path(__file__).parents[3] / "config" / "policy.example.yaml"
 RELOADS = "escalation_policy_reloads_total"

@@ -2,9 +2,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from tests.unit.services.policy_fixtures import LOADED, MORNING, Loads, event
 
-from escalation.services.router.policy import NoLoads, RoutingEngine, load_policy
+from escalation.policy import NoLoads, RoutingEngine, load_policy
+from tests.unit.policy.fixtures import LOADED, MORNING, Loads, event
 
 ENGINE = RoutingEngine(LOADED)
 

@@ -1,10 +1,10 @@
 from pathlib import Path
 
 import pytest
-from tests.unit.services.policy_fixtures import POLICY
 
-from escalation.services.router.policy import PolicyError, load_policy, parse_policy
-from escalation.services.router.policy.model import parse_duration
+from escalation.policy import PolicyError, load_policy, parse_policy
+from escalation.policy.model import parse_duration
+from tests.unit.policy.fixtures import POLICY
 
 EXAMPLE = Path(__file__).parents[3] / "config" / "policy.example.yaml"
 

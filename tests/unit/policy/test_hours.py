@@ -3,13 +3,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from escalation.services.router.policy.hours import (
+from escalation.policy.hours import (
     HolidayCalendar,
     business_hours,
     in_hours,
     on_shift,
 )
-from escalation.services.router.policy.model import Holidays, Hours, Owner
+from escalation.policy.model import Holidays, Hours, Owner
 
 NY = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")

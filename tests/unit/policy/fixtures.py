@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tests.unit.factories import contact_data
-
+from escalation.policy import parse_policy
 from escalation.schemas import codec
-from escalation.services.router.policy import parse_policy
+from tests.unit.factories import contact_data
 
 POLICY = """
 version: 1

@@ -1,4 +1,4 @@
-"""On-call schedules: who is on call at a moment, coverage gaps, and iCalendar overrides.
+"""On-call schedules: who is on call at a moment, and coverage gaps.
 
 Like PagerDuty: active overrides win; otherwise the last layer with someone on call decides.
 Nothing here reads a clock: the moment is always an argument.
@@ -6,17 +6,13 @@ Nothing here reads a clock: the moment is always an argument.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import icalendar
-import recurring_ical_events
-
-from escalation.services.router.policy.hours import in_hours, local_time
-from escalation.services.router.policy.model import Layer, Override, Schedule
+from .hours import in_hours, local_time
+from .model import Layer, Override, Schedule
 
 DAY = 86400
 
@@ -96,55 +92,3 @@ def coverage_gaps(
                 gaps.append((moment, upto))
         moment = upto
     return [(a.astimezone(start.tzinfo), b.astimezone(start.tzinfo)) for a, b in gaps]
-
-
-def _aware(value: date | datetime, zone: ZoneInfo) -> datetime:
-    """An iCalendar DTSTART/DTEND as an aware datetime: dates and floating times in ``zone``."""
-    if not isinstance(value, datetime):
-        return datetime.combine(value, time(), zone)
-    return value.replace(tzinfo=zone) if value.tzinfo is None else value
-
-
-def _candidates(event: icalendar.Event) -> Iterator[str]:
-    """Names an event may give an owner by: SUMMARY, then each ATTENDEE's CN and mailto."""
-    yield str(event.get("SUMMARY", "")).strip()
-    attendees = event.get("ATTENDEE", [])
-    for attendee in attendees if isinstance(attendees, list) else [attendees]:
-        yield str(attendee.params.get("CN", "")).strip()
-        address = str(attendee)
-        if address.lower().startswith("mailto:"):
-            yield address[len("mailto:") :].partition("@")[0]
-
-
-def _override(event: icalendar.Event, known: set[str], zone: ZoneInfo) -> Override | str:
-    start, end = _aware(event.start, zone), _aware(event.end, zone)
-    label = f"iCal event {event.get('UID', '?')} at {start.isoformat()}"
-    owner = next((name for name in _candidates(event) if name in known), None)
-    if owner is None:
-        return f"{label}: names no known owner in SUMMARY or ATTENDEE"
-    if end <= start:
-        return f"{label}: has no duration"
-    return Override(owner=owner, start=start, end=end)
-
-
-def load_ical_overrides(
-    path: Path,
-    known_owners: set[str],
-    window_start: datetime,
-    window_end: datetime,
-    zone: ZoneInfo,
-) -> tuple[list[Override], list[str]]:
-    """Overrides from the events of an iCalendar file within a window, and problems found."""
-    try:
-        calendar = icalendar.Calendar.from_ical(path.read_bytes())
-    except ValueError as exc:
-        raise ValueError(f"{path}: not a valid iCalendar file: {exc}") from exc
-    overrides: list[Override] = []
-    problems: list[str] = []
-    for event in recurring_ical_events.of(calendar).between(window_start, window_end):
-        result = _override(event, known_owners, zone)
-        if isinstance(result, str):
-            problems.append(result)
-        else:
-            overrides.append(result)
-    return overrides, problems

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import holidays as public_holidays
 
-from escalation.services.router.policy.model import DAYS, Holidays, Hours, Owner
+from .model import DAYS, Holidays, Hours, Owner
 
 
 def local_time(moment: datetime, zone: ZoneInfo) -> datetime:

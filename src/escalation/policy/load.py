@@ -14,9 +14,10 @@ import yaml
 from pydantic import ValidationError
 
 from .hours import HolidayCalendar
+from .ical import load_ical_overrides
 from .match import REGEX_FIELDS
 from .model import Override, Policy, Route
-from .schedule import coverage_gaps, load_ical_overrides
+from .schedule import coverage_gaps
 
 
 class PolicyError(Exception):

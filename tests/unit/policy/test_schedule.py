@@ -3,10 +3,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from escalation.services.router.policy.model import DAYS, Override, Schedule
-from escalation.services.router.policy.schedule import (
+from escalation.policy.ical import load_ical_overrides
+from escalation.policy.model import DAYS, Override, Schedule
+from escalation.policy.schedule import (
     coverage_gaps,
-    load_ical_overrides,
     on_call,
 )
 
