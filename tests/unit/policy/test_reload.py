@@ -17,7 +17,7 @@ SUCCESS = "escalation_policy_last_reload_success"
 TIMESTAMP = "escalation_policy_last_reload_timestamp_seconds"
 
 
-def changed(text: str, threshold: int = 30) -> str:
+def changed(text: str, threshold: int = 15) -> str:
     """A valid change with a different size (mtime alone can be coarse on some filesystems)."""
     assert "repeat_threshold: 3 " in text
     return text.replace("repeat_threshold: 3 ", f"repeat_threshold: {threshold} ", 1)
@@ -79,7 +79,7 @@ def test_a_valid_change_swaps_the_policy(policy_file, registry):
     with capture_logs() as logs:
         assert holder.reload("test") is True
     assert holder.current.version != old.version
-    assert holder.current.policy.escalation.repeat_threshold == 30
+    assert holder.current.policy.escalation.repeat_threshold == 15
     assert reloads(registry, "ok") == 1
     assert info(registry, holder, holder.current.version) == 1
     assert info(registry, holder, old.version) is None, "the old version's label set stays"
@@ -180,7 +180,7 @@ async def test_watch_follows_a_configmap_symlink_swap(tmp_path, registry):
     (tmp_path / "..data_tmp").symlink_to("..v2")
     os.replace(tmp_path / "..data_tmp", tmp_path / "..data")
     await eventually(lambda: holder.current.version != old)
-    assert holder.current.policy.escalation.repeat_threshold == 30
+    assert holder.current.policy.escalation.repeat_threshold == 15
     stop.set()
     await asyncio.wait_for(task, 1)
 

@@ -33,7 +33,7 @@ from prometheus_client import Counter
 
 from escalation.policy.engine import RoutingEngine
 from escalation.policy.reload import PolicyHolder
-from escalation.schemas import ContactEvent, DecodeError, Routing, codec
+from escalation.schemas import ContactEvent, DecodeError, Routing, codec, issue_state_key
 from escalation.services.common.broker import until_broker_answers
 from escalation.services.common.changelog_store import ChangelogStore
 from escalation.services.common.dlq import dead_letter_headers
@@ -50,7 +50,7 @@ from escalation.services.common.topics import (
     dlq_of,
 )
 
-from .ownership import Ownership, decode_assignment, encode_assignment, issue_key
+from .ownership import Ownership, decode_assignment, encode_assignment
 
 log = structlog.get_logger(__name__)
 
@@ -198,7 +198,7 @@ class Router:
         """Decide, queue the routed record, update the state; 1 if routed (not a duplicate)."""
         contact = codec.decode_contact(message.value)
         partition = message.partition
-        key = issue_key(contact.customer.id, contact.issue_id)
+        key = issue_state_key(contact.customer.id, contact.issue_id)
         current = self.state.assignment(partition, key)
         decision = engine.decide(contact, datetime.now(UTC), current, self.state)
         value = routed_bytes(contact, decision.routing)
@@ -239,7 +239,7 @@ class Router:
         record = codec.decode_escalation(message.value)
         if record.type != "resolved":
             return
-        key = issue_key(record.customer_id, record.issue_id)
+        key = issue_state_key(record.customer_id, record.issue_id)
         current = self.state.assignment(message.partition, key)
         if current is None or not current.open:
             return

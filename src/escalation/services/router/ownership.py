@@ -32,10 +32,6 @@ def decode_assignment(key: bytes, value: bytes) -> Any:
     return codec.decode_assignment(value)
 
 
-def issue_key(customer_id: str, issue_id: str) -> bytes:
-    return f"{customer_id}/{issue_id}".encode()
-
-
 class Ownership:
     """Assignments in a :class:`ChangelogStore` (key ``a/<customer>/<issue>``) and loads.
 
