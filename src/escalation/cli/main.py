@@ -163,6 +163,12 @@ def parser() -> argparse.ArgumentParser:
         help="an older policy: report the difference, event by event",
     )
     replay.add_argument("--json", action="store_true")
+    replay.add_argument(
+        "--decisions",
+        type=Path,
+        default=None,
+        help="write each event's decision (route, owner, fallback, sticky, escalations) as JSONL",
+    )
     policy.set_defaults(func=cmd_policy)
 
     token = sub.add_parser("token", help="issue an intake bearer token for a source")

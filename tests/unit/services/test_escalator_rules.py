@@ -123,7 +123,7 @@ def test_after_resolution_a_new_escalation_gets_a_new_id():
 def test_a_command_with_a_malformed_escalation_id_is_a_schema_error():
     from pydantic import ValidationError
 
-    with pytest.raises(ValidationError, match="e1.<customer>"):
+    with pytest.raises(ValidationError, match=r"e1\.<customer>"):
         command("e1.Qy0xMDQy.other.1")
 
 

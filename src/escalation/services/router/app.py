@@ -213,10 +213,7 @@ class Router:
         if decision.duplicate:
             self.metrics.duplicates.labels(CONTACTS).inc()
             return 0
-        if decision.released_from is not None:
-            self.state.release(decision.released_from, partition, contact.issue_id)
-        self.state.hold(decision.assignment.owner, partition, contact.issue_id, decision.assignment)
-        self.state.save(partition, key, decision.assignment)
+        self.state.record(partition, key, decision)
         routing = decision.routing
         choice = (
             "fallback"
