@@ -1,4 +1,9 @@
-"""Dead letters: what each carries besides the original bytes, counted and logged once."""
+"""Dead letters: what each carries besides the original bytes, counted and logged once.
+
+Reasons: ``decode`` (not UTF-8 JSON), ``schema`` (JSON that fails the model), ``bug``
+(our handler raised on a valid message), or a handler's own (``undeliverable`` pages);
+see ``faults.classify``. A failed dependency is never a reason: it is retried.
+"""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ from prometheus_client import Counter, Histogram
 
 from escalation.policy import LoadedPolicy, load_policy
 from escalation.schemas import PageRequest, codec
+from escalation.services.common.faults import DeadLetter
 from escalation.services.common.settings import Settings
 from escalation.services.common.stream import StreamService
 from escalation.services.common.topics import DELIVERED_TABLE, PAGER_APP, PAGES
@@ -28,8 +29,10 @@ from .targets.registry import build_targets
 log = structlog.get_logger(__name__)
 
 
-class PageUndeliverable(Exception):
+class PageUndeliverable(DeadLetter):
     """Every attempt failed or the receiver rejected the page: the page goes to the DLQ."""
+
+    reason = "undeliverable"
 
 
 class PagerService(StreamService):
