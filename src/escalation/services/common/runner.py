@@ -24,14 +24,22 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-def run_async(main: Coroutine[Any, Any, None]) -> None:
-    tune_gc()
+def event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
+    """``uvloop.run`` when uvloop is installed, else ``asyncio.run``; decided before running.
+
+    Looking for uvloop around the run itself would take an ImportError raised inside the
+    service for a missing uvloop, and run the already-consumed coroutine a second time.
+    """
     try:
         import uvloop
-
-        uvloop.run(main)
     except ImportError:
-        asyncio.run(main)
+        return asyncio.run
+    return uvloop.run
+
+
+def run_async(main: Coroutine[Any, Any, None]) -> None:
+    tune_gc()
+    event_loop_runner()(main)
 
 
 def run_stream_service(build: Callable[[Settings], Any], settings: Settings) -> None:
