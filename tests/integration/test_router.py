@@ -263,7 +263,7 @@ def test_poison_goes_to_the_dlq_and_routing_goes_on(broker, tmp_path):
         dead = asyncio.run(records(broker.bootstrap, dlq_of(CONTACTS), 2))
         assert len(dead) == 2
         headers = [dict(m.headers) for m in dead]
-        assert [h["error-type"] for h in headers] == [b"decode.malformed", b"decode.invalid"]
+        assert [h["error-type"] for h in headers] == [b"decode", b"schema"]
         for message, h in zip(dead, headers, strict=True):
             assert h["source-topic"] == CONTACTS.encode()
             assert h["event-id"] == b"bad-1"
@@ -272,9 +272,51 @@ def test_poison_goes_to_the_dlq_and_routing_goes_on(broker, tmp_path):
             assert message.key == b"C-9"
         assert dead[0].value == b"{not json"
         eventually(
-            lambda: service.metric("escalation_dead_letters_total", reason="decode.malformed") == 1,
+            lambda: service.metric("escalation_dead_letters_total", reason="decode") == 1,
             "the dead letter counted",
         )
         eventually(lambda: asyncio.run(committed(broker.bootstrap)) == 3, "offsets committed")
+    finally:
+        service.stop()
+
+
+async def append_to_changelog(bootstrap: str, partition: int, key: bytes, value: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        await producer.send_and_wait(ROUTER_CHANGELOG, value, key=key, partition=partition)
+    finally:
+        await producer.stop()
+
+
+def test_an_unreadable_changelog_record_is_skipped_and_counted_the_rest_recovers(broker, tmp_path):
+    service = router(broker, tmp_path, EXAMPLE_POLICY).start()
+    try:
+        for count, contact in enumerate(
+            (repair("x1", "C-1", "X"), repair("y1", "C-2", "Y"), repair("z1", "C-3", "Z")), 1
+        ):
+            asyncio.run(send(broker.bootstrap, contact))
+            asyncio.run(routed(broker.bootstrap, count))
+        eventually(lambda: asyncio.run(committed(broker.bootstrap)) == 3, "offsets committed")
+        state = asyncio.run(records(broker.bootstrap, ROUTER_CHANGELOG, 3))
+        service.kill9()
+
+        # One record the router cannot read, in every partition that holds state.
+        for partition in {m.partition for m in state}:
+            asyncio.run(
+                append_to_changelog(
+                    broker.bootstrap, partition, b"a/C-7/garbled", b'{"owner": "nobody", '
+                )
+            )
+        service.start()  # ready means every assigned partition recovered
+
+        partitions = len({m.partition for m in state})
+        assert service.metric("escalation_changelog_skipped_total") == partitions
+        assert "changelog.record_skipped" in service.log_path.read_text()
+        asyncio.run(send(broker.bootstrap, repair("x2", "C-1", "X"), repair("w1", "C-4", "W")))
+        after = asyncio.run(routed(broker.bootstrap, 5))
+        # The readable state came back: the issue keeps chen, and the loads too (dana next).
+        assert after["x2"].routing.owner == "chen" and after["x2"].routing.sticky is True
+        assert after["w1"].routing.owner == "dana"
     finally:
         service.stop()

@@ -22,31 +22,37 @@ def _configure(service: str, settings) -> None:
 
 
 def cmd_service(args: argparse.Namespace) -> int:
+    from escalation.services.common.faults import EXIT_DEPENDENCY, DependencyFailed
     from escalation.services.common.runner import run_async, run_stream_service
 
     settings = _settings(policy=args.policy)
     _configure(args.command, settings)
-    if args.command == "router":
-        from escalation.services.router.app import run as run_router
+    try:
+        if args.command == "router":
+            from escalation.services.router.app import run as run_router
 
-        run_async(run_router(settings))
-    elif args.command == "intake":
-        from escalation.services.intake.app import run
+            run_async(run_router(settings))
+        elif args.command == "intake":
+            from escalation.services.intake.app import run
 
-        run_async(run(settings))
-    elif args.command == "sink":
-        from escalation.services.pager.sink import run as run_sink
+            run_async(run(settings))
+        elif args.command == "sink":
+            from escalation.services.pager.sink import run as run_sink
 
-        secret = settings.sink_secret.get_secret_value() if settings.sink_secret else None
-        if not secret:
-            print("escalation sink: set ESCALATION_SINK_SECRET (whsec_...)", file=sys.stderr)
-            return 2
-        run_async(run_sink(settings.web_host, settings.sink_port, secret))
-    else:
-        import importlib
+            secret = settings.sink_secret.get_secret_value() if settings.sink_secret else None
+            if not secret:
+                print("escalation sink: set ESCALATION_SINK_SECRET (whsec_...)", file=sys.stderr)
+                return 2
+            run_async(run_sink(settings.web_host, settings.sink_port, secret))
+        else:
+            import importlib
 
-        module = importlib.import_module(f"escalation.services.{args.command}.app")
-        run_stream_service(module.build, settings)
+            module = importlib.import_module(f"escalation.services.{args.command}.app")
+            run_stream_service(module.build, settings)
+    except DependencyFailed as exc:
+        # Logged where it happened; nothing was committed, so a restart reads it again.
+        print(f"escalation {args.command}: {exc}; exiting to be restarted", file=sys.stderr)
+        return EXIT_DEPENDENCY
     return 0
 
 
@@ -97,11 +103,28 @@ def cmd_topics(args: argparse.Namespace) -> int:
     from escalation.services.common.broker import ensure_topics
     from escalation.services.common.topics import catalogue
 
-    settings = _settings(kafka_bootstrap=args.bootstrap)
-    created = asyncio.run(
-        ensure_topics(settings.kafka_common(), catalogue(settings.kafka_partitions))
+    settings = _settings(
+        kafka_bootstrap=args.bootstrap,
+        kafka_replication_factor=args.replication_factor,
+        kafka_min_insync_replicas=args.min_insync_replicas,
     )
-    print(f"created {len(created)} topic(s): {', '.join(created) or '-'}")
+    try:
+        created = asyncio.run(
+            ensure_topics(
+                settings.kafka_common(),
+                catalogue(settings.kafka_partitions),
+                replication_factor=settings.replication_factor,
+                min_insync_replicas=settings.min_insync_replicas,
+            )
+        )
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"escalation topics: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"created {len(created)} topic(s) with replication factor "
+        f"{settings.replication_factor}, min.insync.replicas {settings.min_insync_replicas}: "
+        f"{', '.join(created) or '-'}"
+    )
     return 0
 
 
@@ -183,6 +206,20 @@ def parser() -> argparse.ArgumentParser:
     topics = sub.add_parser("topics", help="create every topic on a Kafka cluster")
     topics.add_argument("create", choices=["create"])
     topics.add_argument("--bootstrap", default=None)
+    topics.add_argument(
+        "--replication-factor",
+        type=int,
+        default=None,
+        help="replicas per topic (default: ESCALATION_KAFKA_REPLICATION_FACTOR, else 3 in "
+        "the production profile, 1 embedded)",
+    )
+    topics.add_argument(
+        "--min-insync-replicas",
+        type=int,
+        default=None,
+        help="min.insync.replicas per topic (default: ESCALATION_KAFKA_MIN_INSYNC_REPLICAS, "
+        "else 2 production, 1 embedded)",
+    )
     topics.set_defaults(func=cmd_topics)
     return p
 

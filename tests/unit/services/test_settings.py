@@ -54,3 +54,90 @@ def test_every_data_topic_has_a_dlq_with_the_same_partitions():
     assert dlq_of("contacts.v1") == "contacts.dlq.v1"
     for topic in ("contacts.v1", "contacts.routed.v1", "pages.v1", "escalation.commands.v1"):
         assert specs[dlq_of(topic)] == specs[topic] == 6
+
+
+def test_replication_defaults_follow_the_profile_and_can_be_set():
+    embedded = Settings()
+    production = Settings(profile="production", intake_tokens={"crm": digest("t")})
+    assert (embedded.replication_factor, embedded.min_insync_replicas) == (1, 1)
+    assert (production.replication_factor, production.min_insync_replicas) == (3, 2)
+    assert production.faust_options()["topic_replication_factor"] == 3
+    tuned = Settings(kafka_replication_factor=5, kafka_min_insync_replicas=3)
+    assert (tuned.replication_factor, tuned.min_insync_replicas) == (5, 3)
+    with pytest.raises(ValidationError, match="no write could succeed"):
+        Settings(kafka_replication_factor=2, kafka_min_insync_replicas=3)
+
+
+def test_every_topic_gets_min_insync_replicas():
+    from escalation.services.common.broker import topic_configs
+
+    specs = {s.name: s for s in catalogue(4)}
+    assert topic_configs(specs["contacts.v1"], 2) == {"min.insync.replicas": "2"}
+    assert topic_configs(specs["escalation-router-changelog"], 2) == {
+        "cleanup.policy": "compact",
+        "min.insync.replicas": "2",
+    }
+
+
+def auth_of(options: dict) -> dict:
+    """The authentication part of aiokafka client options, SSL context by its settings."""
+    keys = ("security_protocol", "sasl_mechanism", "sasl_plain_username", "sasl_plain_password")
+    auth = {k: options.get(k) for k in keys if options.get(k) is not None}
+    context = options.get("ssl_context")
+    if context is not None:
+        auth["ssl"] = (context.verify_mode, context.check_hostname, context.cert_store_stats())
+    return auth
+
+
+@pytest.mark.parametrize(
+    ("protocol", "mechanism"),
+    [
+        ("PLAINTEXT", "PLAIN"),
+        ("SSL", "PLAIN"),
+        ("SASL_PLAINTEXT", "SCRAM-SHA-512"),
+        ("SASL_SSL", "SCRAM-SHA-256"),
+        ("SASL_SSL", "PLAIN"),
+    ],
+)
+def test_faust_services_authenticate_exactly_as_the_aiokafka_ones(protocol, mechanism):
+    """What faust hands its aiokafka clients equals what the router and intake use."""
+    import certifi
+    from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+
+    settings = Settings(
+        profile="production",
+        intake_tokens={"crm": digest("t")},
+        kafka_security_protocol=protocol,
+        kafka_sasl_mechanism=mechanism,
+        kafka_sasl_username="escalation",
+        kafka_sasl_password="s3cret",
+        kafka_ssl_cafile=certifi.where(),
+    )
+    faust_auth = credentials_to_aiokafka_auth(settings.faust_options()["broker_credentials"])
+    assert auth_of(faust_auth) == auth_of(settings.kafka_common())
+    assert auth_of(settings.kafka_common())["security_protocol"] == protocol
+    if protocol.endswith("SSL"):
+        assert auth_of(faust_auth)["ssl"][2]["x509_ca"] > 0  # the CA file was loaded
+    if protocol.startswith("SASL"):
+        assert faust_auth["sasl_plain_password"] == "s3cret"
+
+
+def test_sasl_without_credentials_refuses_to_start():
+    with pytest.raises(ValidationError, match="ESCALATION_KAFKA_SASL_USERNAME"):
+        Settings(kafka_security_protocol="SASL_SSL")
+
+
+def test_a_topic_the_cluster_refuses_says_why_and_what_to_set():
+    from types import SimpleNamespace
+
+    from escalation.services.common.broker import _refusal
+
+    ok = SimpleNamespace(topic_errors=[("contacts.v1", 0, None)])
+    exists = SimpleNamespace(topic_errors=[("contacts.v1", 36, "exists")])
+    refused = SimpleNamespace(topic_errors=[("contacts.v1", 38, "only 1 broker")])
+    assert _refusal(ok, 3) is None
+    assert _refusal(exists, 3) is None
+    reason = _refusal(refused, 3)
+    assert reason is not None
+    assert "InvalidReplicationFactorError: only 1 broker" in reason
+    assert "ESCALATION_KAFKA_REPLICATION_FACTOR" in reason

@@ -21,6 +21,7 @@ from typing import Any
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from .topics import TopicSpec
@@ -156,7 +157,10 @@ def die_with_parent() -> None:
 
 
 async def until_broker_answers(
-    attempt: Callable[[], Awaitable[object]], stop: asyncio.Event, client: str
+    attempt: Callable[[], Awaitable[object]],
+    stop: asyncio.Event,
+    client: str,
+    on_failure: Callable[[BaseException], None] | None = None,
 ) -> bool:
     """Retry ``attempt`` with backoff while the broker is not up yet; False if stopped first."""
     delay = 0.2
@@ -166,15 +170,53 @@ async def until_broker_answers(
             return True
         except KafkaError as exc:
             log.warning("broker.not_ready", client=client, error=repr(exc), retry_in=delay)
+            if on_failure is not None:
+                on_failure(exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
     return False
 
 
+class TopicsMissing(KafkaError):
+    """The broker answers but lacks topics a service needs (retried like a broker not up)."""
+
+
+def topics_present(kafka_options: dict[str, Any], names: Iterable[str]) -> Callable[[], Any]:
+    """An attempt that fails until the broker answers and lists every topic in ``names``.
+
+    A service waits on it before its clients ask for topic metadata, which on a broker
+    that creates topics on first use (Tansu always does) would create a missing topic
+    with the broker's default partition count instead of the catalogue's.
+    """
+    wanted = set(names)
+
+    async def attempt() -> None:
+        client = AIOKafkaClient(**kafka_options)
+        try:
+            await client.bootstrap()  # metadata of every topic; creates none
+            missing = sorted(wanted - client.cluster.topics())
+        finally:
+            await client.close()
+        if missing:
+            raise TopicsMissing(
+                f"topics missing: {', '.join(missing)}; create them with `escalation topics create`"
+            )
+
+    return attempt
+
+
 async def ensure_topics(
-    kafka_options: dict[str, Any], specs: Iterable[TopicSpec], wait_seconds: float = 30.0
+    kafka_options: dict[str, Any],
+    specs: Iterable[TopicSpec],
+    wait_seconds: float = 30.0,
+    replication_factor: int = 1,
+    min_insync_replicas: int | None = None,
 ) -> list[str]:
-    """Create every missing topic; return the names created. Waits for the broker to answer."""
+    """Create every missing topic; return the names created. Waits for the broker to answer.
+
+    Existing topics are left as they are. A topic the cluster refuses (a replication
+    factor above its broker count, a bad config) raises with the cluster's reason.
+    """
     deadline = time.monotonic() + wait_seconds
     admin = None
     while True:
@@ -193,16 +235,53 @@ async def ensure_topics(
         for spec in specs:
             if spec.name in existing:
                 continue
-            configs = {"cleanup.policy": "compact"} if spec.compacted else {}
-            if spec.retention_ms is not None:
-                configs["retention.ms"] = str(spec.retention_ms)
-            topic = NewTopic(spec.name, spec.partitions, 1, topic_configs=configs)
+            topic = NewTopic(
+                spec.name,
+                spec.partitions,
+                replication_factor,
+                topic_configs=topic_configs(spec, min_insync_replicas),
+            )
             try:
-                await admin.create_topics([topic])
-                created.append(spec.name)
+                response = await admin.create_topics([topic])
             except TopicAlreadyExistsError:
-                pass
+                continue
+            refused = _refusal(response, replication_factor)
+            if refused is not None:
+                raise RuntimeError(f"cannot create topic {spec.name}: {refused}")
+            created.append(spec.name)
     finally:
         await admin.close()
-    log.info("topics.ensured", created=created)
+    log.info(
+        "topics.ensured",
+        created=created,
+        replication_factor=replication_factor,
+        min_insync_replicas=min_insync_replicas,
+    )
     return created
+
+
+def topic_configs(spec: TopicSpec, min_insync_replicas: int | None) -> dict[str, str]:
+    configs = {"cleanup.policy": "compact"} if spec.compacted else {}
+    if spec.retention_ms is not None:
+        configs["retention.ms"] = str(spec.retention_ms)
+    if min_insync_replicas is not None:
+        configs["min.insync.replicas"] = str(min_insync_replicas)
+    return configs
+
+
+def _refusal(response: Any, replication_factor: int) -> str | None:
+    """The cluster's reason for refusing a topic, or None (created, or already there)."""
+    from aiokafka.errors import InvalidReplicationFactorError, for_code
+
+    for error in getattr(response, "topic_errors", ()):
+        code, message = error[1], error[2] if len(error) > 2 else None
+        if code in (0, TopicAlreadyExistsError.errno):
+            continue
+        reason = f"{for_code(code).__name__}: {message or 'no detail'}"
+        if code == InvalidReplicationFactorError.errno:
+            reason += (
+                f" (asked for {replication_factor} replicas; set "
+                "ESCALATION_KAFKA_REPLICATION_FACTOR to at most the number of brokers)"
+            )
+        return reason
+    return None

@@ -12,6 +12,13 @@ sets).
 Recovery reads a partition's changelog from the beginning up to the high watermark of a
 Fetch response, because the embedded broker under-reports ListOffsets (docs/broker.md);
 on Apache Kafka the two agree and the extra fetch costs a few milliseconds.
+
+A record that does not decode is skipped, logged and counted
+(``escalation_changelog_skipped_total``): its key's state is lost (for the router, one
+issue forgets its sticky owner) but the rest of the partition recovers; failing on it
+would fail every restart the same way. A broker failure during recovery raises (an
+aiokafka error, or KafkaTimeoutError when the read stops making progress), and the
+caller retries the whole partition: nothing is installed until every record is read.
 """
 
 from __future__ import annotations
@@ -22,7 +29,11 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaTimeoutError
 from aiokafka.structs import TopicPartition
+from prometheus_client import CollectorRegistry, Counter
+
+from escalation.schemas import DecodeError
 
 from .settings import Settings
 from .transports import fetched_highwaters
@@ -81,12 +92,25 @@ class PartitionStore:
 class ChangelogStore(PartitionStore):
     """A :class:`PartitionStore` recovered from, and written through, a changelog topic."""
 
-    def __init__(self, settings: Settings, topic: str, encode: Encode, decode: Decode) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        topic: str,
+        encode: Encode,
+        decode: Decode,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
         super().__init__()
         self.settings = settings
         self.topic = topic
         self.encode = encode
         self.decode = decode
+        self.skipped = Counter(
+            "escalation_changelog_skipped_total",
+            "Changelog records that did not decode and were skipped during recovery.",
+            ["topic"],
+            registry=registry,
+        ).labels(topic)
 
     def changes(self) -> Iterator[tuple[int, bytes, bytes | None]]:
         """(partition, key, encoded value or None for a tombstone) of every changed key.
@@ -112,33 +136,15 @@ class ChangelogStore(PartitionStore):
             group_id=None,
             enable_auto_commit=False,
         )
-        await consumer.start()
         try:
+            await consumer.start()
             consumer.assign(tps)
             reported = await consumer.end_offsets(tps)
             ends = reported
             if self.settings.embedded and self.settings.embedded_end_offsets != "trust-broker":
                 ends = await fetched_highwaters(self.settings.kafka_bootstrap, tps, reported)
             await consumer.seek_to_beginning(*tps)
-            tables: dict[int, dict[bytes, Any]] = {p: {} for p in wanted}
-            pending = {tp for tp in tps if ends[tp] > 0}
-            records = 0
-            while pending:
-                batch = await consumer.getmany(*pending, timeout_ms=500, max_records=5000)
-                for tp, messages in batch.items():
-                    table = tables[tp.partition]
-                    for message in messages:
-                        if message.offset >= ends[tp] or message.key is None:
-                            continue
-                        records += 1
-                        if message.value is None:
-                            table.pop(message.key, None)
-                        else:
-                            table[message.key] = self.decode(message.key, message.value)
-                for tp in list(pending):
-                    if await consumer.position(tp) >= ends[tp]:
-                        pending.discard(tp)
-                await asyncio.sleep(0)
+            tables, records = await self._read(consumer, {tp: ends[tp] for tp in tps})
         finally:
             await consumer.stop()
         for partition, table in tables.items():
@@ -151,3 +157,53 @@ class ChangelogStore(PartitionStore):
             records=records,
             keys=sum(len(t) for t in tables.values()),
         )
+
+    async def _read(
+        self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]
+    ) -> tuple[dict[int, dict[bytes, Any]], int]:
+        """Every record below ``ends``, applied in order: the latest value of each key."""
+        loop = asyncio.get_running_loop()
+        stall_limit = self.settings.kafka_request_timeout_seconds
+        tables: dict[int, dict[bytes, Any]] = {tp.partition: {} for tp in ends}
+        pending = {tp for tp, end in ends.items() if end > 0}
+        records = 0
+        progress_at = loop.time()
+        while pending:
+            batch = await consumer.getmany(*pending, timeout_ms=500, max_records=5000)
+            for tp, messages in batch.items():
+                table = tables[tp.partition]
+                for message in messages:
+                    if message.offset >= ends[tp] or message.key is None:
+                        continue
+                    records += 1
+                    if message.value is None:
+                        table.pop(message.key, None)
+                    else:
+                        self._apply(table, message)
+            for tp in list(pending):
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+            if batch:
+                progress_at = loop.time()
+            elif loop.time() - progress_at > stall_limit:
+                raise KafkaTimeoutError(
+                    f"reading {self.topic} made no progress for {stall_limit:.0f}s"
+                )
+            await asyncio.sleep(0)
+        return tables, records
+
+    def _apply(self, table: dict[bytes, Any], message: Any) -> None:
+        try:
+            table[message.key] = self.decode(message.key, message.value)
+        except DecodeError as exc:
+            # An older value of the key is no truer than none: the newest record wins.
+            table.pop(message.key, None)
+            self.skipped.inc()
+            log.error(
+                "changelog.record_skipped",
+                topic=self.topic,
+                partition=message.partition,
+                offset=message.offset,
+                key=message.key.decode(errors="replace"),
+                error=exc.detail,
+            )

@@ -3,10 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
+
+from .faults import RetryPolicy, classify, retrying
+
+log = structlog.get_logger(__name__)
+
+Record = dict[str, Any]
+
+
+@dataclass
+class _Chunk:
+    """The records of one sent record batch, kept until the broker acknowledged them."""
+
+    topic: str
+    partition: int
+    records: list[Record]
+    future: asyncio.Future[Any] | None = None
+    error: BaseException | None = field(default=None)
 
 
 class Outbox:
@@ -16,13 +35,19 @@ class Outbox:
     the record batches here costs one future per partition and batch. ``single`` sends
     each record of the given topic in a batch of its own (the ``single-record-batches``
     end-offset workaround, docs/broker.md).
+
+    Each batch's records are kept until ``flush`` saw them acknowledged, so a failed
+    write is sent again: from the first failed batch of a partition on, in order (a
+    record the broker took but did not acknowledge may be written twice; consumers
+    dedup by event id, and a changelog record written twice changes nothing).
     """
 
     def __init__(self, producer: AIOKafkaProducer, single: frozenset[str] = frozenset()) -> None:
         self.producer = producer
         self.single = single
         self.builders: dict[tuple[str, int], Any] = {}
-        self.futures: list[asyncio.Future[Any]] = []
+        self.pending: dict[tuple[str, int], list[Record]] = {}
+        self.chunks: list[_Chunk] = []
 
     async def add(
         self,
@@ -37,19 +62,81 @@ class Outbox:
         if builder is None or builder.append(**record) is None:
             if builder is not None:  # full: send it, start the next
                 await self._send(topic, partition)
-            builder = self.builders[(topic, partition)] = self.producer.create_batch()
+            builder = self.producer.create_batch()
             if builder.append(**record) is None:  # the first record always fits, whatever size
                 raise MessageSizeTooLargeError(f"a record for {topic} does not fit in a batch")
+            self.builders[(topic, partition)] = builder
+        self.pending.setdefault((topic, partition), []).append(record)
         if topic in self.single:
             await self._send(topic, partition)
 
     async def _send(self, topic: str, partition: int) -> None:
         builder = self.builders.pop((topic, partition))
-        self.futures.append(await self.producer.send_batch(builder, topic, partition=partition))
+        chunk = _Chunk(topic, partition, self.pending.pop((topic, partition)))
+        self.chunks.append(chunk)
+        await self._submit(chunk, builder)
 
-    async def flush(self) -> None:
-        """Send every open batch and wait until the broker acknowledged them all."""
+    async def _submit(self, chunk: _Chunk, builder: Any) -> None:
+        chunk.error = None
+        try:
+            chunk.future = await self.producer.send_batch(
+                builder, chunk.topic, partition=chunk.partition
+            )
+        except Exception as exc:
+            if classify(exc) != "dependency":
+                raise
+            chunk.future, chunk.error = None, exc  # sent again by flush
+
+    async def flush(self, policy: RetryPolicy | None = None) -> None:
+        """Send every open batch and wait until the broker acknowledged them all.
+
+        A failed write is sent again, with backoff under ``policy`` (once without one);
+        past the budget this raises DependencyFailed, and the caller must not commit.
+        """
         for topic, partition in list(self.builders):
             await self._send(topic, partition)
-        futures, self.futures = self.futures, []
-        await asyncio.gather(*futures)  # a failed write raises: nothing is committed
+        await self._await_chunks()
+        if not self._failed():
+            self.chunks = []
+            return
+        await retrying(self._resend_failed, policy or RetryPolicy(0.0), "outbox flush")
+        self.chunks = []
+
+    async def _await_chunks(self) -> None:
+        futures = [c.future for c in self.chunks if c.future is not None]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        waited = (c for c in self.chunks if c.future is not None)
+        for chunk, result in zip(waited, results, strict=True):
+            if isinstance(result, BaseException):
+                chunk.error = result
+            chunk.future = None
+
+    def _failed(self) -> list[_Chunk]:
+        """The chunks to send again: per partition, the first failed one and all after it."""
+        again: list[_Chunk] = []
+        broken: set[tuple[str, int]] = set()
+        for chunk in self.chunks:
+            tp = (chunk.topic, chunk.partition)
+            if chunk.error is not None:
+                if classify(chunk.error) != "dependency":
+                    raise chunk.error
+                broken.add(tp)
+            if tp in broken:
+                again.append(chunk)
+        return again
+
+    async def _resend_failed(self) -> None:
+        failed = self._failed()
+        if not failed:
+            return
+        self.chunks = failed
+        for chunk in failed:
+            builder = self.producer.create_batch()
+            for record in chunk.records:
+                if builder.append(**record) is None:  # cannot happen: it fit before
+                    raise MessageSizeTooLargeError(f"a record for {chunk.topic} no longer fits")
+            await self._submit(chunk, builder)
+        await self._await_chunks()
+        errors = [c.error for c in self._failed() if c.error is not None]
+        if errors:
+            raise errors[0]

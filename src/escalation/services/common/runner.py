@@ -43,7 +43,11 @@ def run_async(main: Coroutine[Any, Any, None]) -> None:
 
 
 def run_stream_service(build: Callable[[Settings], Any], settings: Settings) -> None:
-    """Start a faust worker for the service ``build`` returns, until SIGINT/SIGTERM."""
+    """Start a faust worker for the service ``build`` returns, until SIGINT/SIGTERM.
+
+    The service's health pages and its wait for the broker start first (``services``),
+    so the process is live before the broker answers.
+    """
     import faust
 
     with contextlib.suppress(ImportError):
@@ -55,6 +59,7 @@ def run_stream_service(build: Callable[[Settings], Any], settings: Settings) -> 
     tune_gc()
     worker = faust.Worker(
         service.app,
+        *service.services(),
         loglevel=settings.log_level,
         quiet=True,
         redirect_stdouts=False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from pathlib import Path
 from typing import Any, Literal
 
@@ -10,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Profile = Literal["embedded", "production"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 def is_loopback(host: str) -> bool:
@@ -30,10 +32,37 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_client_id: str = "escalation"
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_mechanism: SaslMechanism = "PLAIN"
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="CA bundle for SSL/SASL_SSL (default: the system's)"
+    )
+    kafka_ssl_certfile: Path | None = Field(default=None, description="client certificate")
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="client certificate key")
     kafka_partitions: int = Field(default=4, ge=1, le=1024)
+    kafka_replication_factor: int | None = Field(
+        default=None,
+        ge=1,
+        description="replicas of every topic (default: 3 production, 1 embedded)",
+    )
+    kafka_min_insync_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        description="min.insync.replicas of every topic (default: 2 production, 1 embedded)",
+    )
+    kafka_request_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="how long a producer waits for the broker to acknowledge a write before "
+        "the send fails (faust's own default is 20 minutes)",
+    )
+    stream_retry_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="how long router, escalator and pager retry a failed broker write in "
+        "place before they exit (code 75) without committing, to be restarted",
+    )
     producer_linger_ms: int | None = Field(
         default=None,
         ge=0,
@@ -108,9 +137,49 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _coherent_cluster_settings(self) -> Settings:
+        if self.sasl and (not self.kafka_sasl_username or self.kafka_sasl_password is None):
+            raise ValueError(
+                f"kafka_security_protocol {self.kafka_security_protocol} needs "
+                "ESCALATION_KAFKA_SASL_USERNAME and ESCALATION_KAFKA_SASL_PASSWORD"
+            )
+        if self.min_insync_replicas > self.replication_factor:
+            raise ValueError(
+                f"kafka_min_insync_replicas {self.min_insync_replicas} exceeds "
+                f"kafka_replication_factor {self.replication_factor}: no write could succeed"
+            )
+        return self
+
     @property
     def embedded(self) -> bool:
         return self.profile == "embedded"
+
+    @property
+    def sasl(self) -> bool:
+        return self.kafka_security_protocol.startswith("SASL_")
+
+    @property
+    def replication_factor(self) -> int:
+        default = 1 if self.embedded else 3
+        return self.kafka_replication_factor or default
+
+    @property
+    def min_insync_replicas(self) -> int:
+        default = 1 if self.embedded else 2
+        return self.kafka_min_insync_replicas or default
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context for SSL and SASL_SSL, None for plaintext protocols."""
+        if self.kafka_security_protocol not in ("SSL", "SASL_SSL"):
+            return None
+        from aiokafka.helpers import create_ssl_context
+
+        return create_ssl_context(
+            cafile=str(self.kafka_ssl_cafile) if self.kafka_ssl_cafile else None,
+            certfile=str(self.kafka_ssl_certfile) if self.kafka_ssl_certfile else None,
+            keyfile=str(self.kafka_ssl_keyfile) if self.kafka_ssl_keyfile else None,
+        )
 
     def kafka_common(self) -> dict[str, Any]:
         """Connection options shared by every aiokafka client."""
@@ -118,16 +187,32 @@ class Settings(BaseSettings):
             "bootstrap_servers": self.kafka_bootstrap,
             "security_protocol": self.kafka_security_protocol,
         }
-        if self.kafka_sasl_mechanism:
+        if self.sasl:
+            assert self.kafka_sasl_password is not None  # checked at load
             options["sasl_mechanism"] = self.kafka_sasl_mechanism
             options["sasl_plain_username"] = self.kafka_sasl_username
-            if self.kafka_sasl_password is not None:
-                options["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
-        if self.kafka_security_protocol in ("SSL", "SASL_SSL"):
-            from aiokafka.helpers import create_ssl_context
-
-            options["ssl_context"] = create_ssl_context()
+            options["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
+        context = self.ssl_context()
+        if context is not None:
+            options["ssl_context"] = context
         return options
+
+    def faust_credentials(self) -> Any:
+        """The same authentication as ``kafka_common``, in the form faust takes."""
+        import faust
+
+        context = self.ssl_context()
+        if self.sasl:
+            assert self.kafka_sasl_password is not None  # checked at load
+            return faust.SASLCredentials(
+                username=self.kafka_sasl_username,
+                password=self.kafka_sasl_password.get_secret_value(),
+                ssl_context=context,  # SASL_SSL with a context, SASL_PLAINTEXT without
+                mechanism=self.kafka_sasl_mechanism,
+            )
+        if context is not None:
+            return faust.SSLCredentials(context)
+        return None
 
     @property
     def single_record_batches(self) -> bool:
@@ -142,7 +227,12 @@ class Settings(BaseSettings):
         ``single-record-batches`` workaround a producer whose topic is replayed to rebuild
         state (``feeds_state_recovery``) sends one record per batch.
         """
-        options = {**self.kafka_common(), "acks": "all", "client_id": self.kafka_client_id}
+        options = {
+            **self.kafka_common(),
+            "acks": "all",
+            "client_id": self.kafka_client_id,
+            "request_timeout_ms": int(self.kafka_request_timeout_seconds * 1000),
+        }
         if self.embedded:
             options.update(enable_idempotence=False, linger_ms=1)
         else:
@@ -175,21 +265,19 @@ class Settings(BaseSettings):
             scheme = "kafka"
         options: dict[str, Any] = {
             "broker": ";".join(f"{scheme}://{host}" for host in self.kafka_bootstrap.split(",")),
+            "broker_credentials": self.faust_credentials(),
             "store": self.store,
             "topic_partitions": self.kafka_partitions,
+            "topic_replication_factor": self.replication_factor,
             "topic_allow_declare": not self.embedded,
             "topic_disable_leader": True,
             "producer_acks": -1,
-            "web_enabled": True,
-            "web_host": self.web_host,
-            "web_bind": self.web_host,
+            "producer_request_timeout": self.kafka_request_timeout_seconds,
+            # Health pages are served by the service's own HTTP server (stream.py), which
+            # answers before the broker does; faust's would start only after its producer.
+            "web_enabled": False,
             "consumer_auto_offset_reset": "earliest",
             "datadir": str(self.data_dir),
-            "web_stats_enabled": False,
-            "web_tables_enabled": False,
-            "web_router_enabled": False,
-            "web_graph_enabled": False,
-            "web_metrics_enabled": False,
             "table_cleanup_interval": 60.0,
         }
         if self.embedded:

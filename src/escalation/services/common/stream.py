@@ -1,7 +1,42 @@
-"""Base of the faust services: one app, raw topics, health/metrics pages, and the DLQ.
+"""Base of the faust services: one app, raw topics, health pages, and fault handling.
 
 Every topic is read with ``value_serializer="raw"``: bytes reach our code, and
 ``schemas.codec`` decodes them, so a value faust could not decode never kills an agent.
+
+What keeps a message's offset from being committed (read in faust-streaming 0.15): the
+consumer commits, per partition, only the contiguous run of *acked* offsets
+(``Consumer._new_offset``), and a message is acked in the ``finally`` of
+``Stream.__aiter__`` once the agent's loop body returns, raises or is cancelled, since
+the abandoned stream generator is finalized. So an agent that raises acks its message,
+and the next periodic commit (or the one ``Consumer.on_stop`` makes at shutdown) stores
+it: raising is never a way to say "read this again". Two things hold a message back:
+
+- ``hold_uncommitted``: marking the faust message ``acked`` before the stream's
+  ``finally`` runs makes ``Message.ack`` return early, so ``Consumer.ack`` never records
+  the offset; every later offset of the partition stays uncommitted behind the gap, and
+  the restarted worker reads from there again (idempotent handlers make that safe).
+- ``os._exit``: no ``finally``, no ``on_stop`` commit. A dependency that stays down past
+  the retries (``faults.RetryPolicy``) ends the process this way, with exit code 75,
+  after the message is held; the supervisor (or Kubernetes) restarts it.
+
+A cancelled handler (the worker stopping while it runs) holds its message too, so a
+SIGTERM mid-message never commits a message whose effects were cut short. faust does
+not cancel a shared (non-isolated) agent on a rebalance (``AgentManager.on_rebalance``
+reaches only isolated ones); were it ever to, the held partition would commit nothing
+more until the worker restarts and reads it again: late, never lost.
+
+Table recovery is faust's: table values here are bytes, so recovery never decodes them
+and cannot stop on an unreadable record; a value our code cannot read surfaces when a
+message touches its key, as a ``bug`` dead letter of that message. faust writes table
+changes through its producer and flushes it before each commit, but a flush waits for a
+failed write without reporting it: were a table write to fail while the commit succeeds
+(a partial outage: the changelog's leader gone, the group coordinator up), that key's
+change would be lost. A full outage fails the commit too, and the handler's own sends
+fail first, which ends the process uncommitted.
+
+Liveness is not readiness: the health pages are served by our own HTTP server, started
+before faust's producer and consumer, and the app waits for the broker to answer
+instead of exiting, so ``/healthz`` answers from the start and ``/readyz`` says why not.
 """
 
 from __future__ import annotations
@@ -12,13 +47,17 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import faust
+import mode
 import structlog
 from faust.types import EventT
 
+from .broker import topics_present, until_broker_answers
 from .dlq import dead_letter_headers
+from .faults import DependencyFailed, RetryPolicy, exit_for_restart, handle_message
+from .http import HttpApp, serve
 from .metrics import ServiceMetrics
 from .settings import Settings
-from .topics import dlq_of
+from .topics import catalogue, dlq_of
 
 log = structlog.get_logger(__name__)
 
@@ -33,17 +72,25 @@ def header_map(event: EventT) -> dict[str, bytes]:
     return {str(k): (v if isinstance(v, bytes) else str(v).encode()) for k, v in items}
 
 
+def hold_uncommitted(event: EventT) -> None:
+    """Keep faust from ever acking (so committing) this message; see the module docstring."""
+    event.message.acked = True
+
+
 class StreamService:
     """A faust app with the pages and helpers every stream service shares."""
 
     def __init__(self, settings: Settings, app_id: str, service: str, web_port: int) -> None:
         self.settings = settings
         self.service = service
+        self.web_port = web_port
         self.metrics = ServiceMetrics(service)
-        self.app = faust.App(app_id, web_port=web_port, **settings.faust_options())
+        self.app = faust.App(app_id, **settings.faust_options())
+        self.retry = RetryPolicy(settings.stream_retry_seconds)
+        self.exit: Callable[[BaseException], None] = exit_for_restart
         self.ready_checks: list[ReadyCheck] = [self._assigned]
+        self.broker_problem: str | None = "broker not reachable yet"
         self._assigned_once = False
-        self._register_pages()
         self.app.on_partitions_assigned.connect(self._on_assigned)
 
     def topic(self, *names: str) -> faust.TopicT:
@@ -75,10 +122,14 @@ class StreamService:
             default=None,
         )
 
+    # -- health --------------------------------------------------------------------------
+
     async def _on_assigned(self, *args: Any, **kwargs: Any) -> None:
         self._assigned_once = True
 
     def _assigned(self) -> str | None:
+        if self.broker_problem is not None:
+            return self.broker_problem
         if not self._assigned_once:
             return "consumer group not joined yet"
         if self.app.rebalancing:
@@ -90,84 +141,121 @@ class StreamService:
     def readiness(self) -> list[str]:
         return [why for check in self.ready_checks if (why := check()) is not None]
 
-    def _register_pages(self) -> None:
-        service = self
+    def http(self) -> HttpApp:
+        http = HttpApp(self.metrics, 64 * 1024)
 
-        @self.app.page("/healthz")
-        async def healthz(web: Any, request: Any) -> Any:
-            return web.json({"status": "ok", "service": service.service})
+        async def ready() -> list[str]:
+            return self.readiness()
 
-        @self.app.page("/readyz")
-        async def readyz(web: Any, request: Any) -> Any:
-            problems = service.readiness()
-            status = 503 if problems else 200
-            return web.json(
-                {"status": "ready" if not problems else "not ready", "problems": problems},
-                status=status,
-            )
+        http.ready = ready
+        return http
 
-        @self.app.page("/metrics")
-        async def metrics(web: Any, request: Any) -> Any:
-            body, content_type = service.metrics.exposition()
-            return web.bytes(body, content_type=content_type.split(";")[0])
+    def services(self) -> list[mode.Service]:
+        """What the worker starts before the app: the health pages, then the broker gate."""
+        return [_HttpServer(self), _BrokerGate(self)]
 
-    async def dead_letter(self, event: EventT, reason: str, error: BaseException | str) -> None:
-        """Send the original bytes and headers to the source topic's DLQ with the reason."""
+    # -- messages ------------------------------------------------------------------------
+
+    def dead_letter(self, event: EventT) -> Callable[[str, BaseException], Awaitable[None]]:
+        """A writer of ``event`` to its topic's DLQ, counted once however often it retries."""
         message = event.message
-        headers = dead_letter_headers(
-            self.metrics,
-            header_map(event),
-            message.topic,
-            message.partition,
-            message.offset,
-            reason,
-            error,
-        )
-        await self.topic(dlq_of(message.topic)).send(
-            key=message.key,
-            value=message.value,
-            headers=headers,
-            partition=message.partition,
-        )
+        headers: list[tuple[str, bytes]] = []
 
-    async def _dead_letter_until_written(
-        self, event: EventT, reason: str, error: BaseException
-    ) -> None:
-        """Retry the DLQ write until the broker takes it: the partition waits, nothing is lost."""
-        delay = 0.2
-        while True:
-            try:
-                await self.dead_letter(event, reason, error)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception(
-                    "message.dead_letter_failed", topic=event.message.topic, retry_in=delay
+        async def write(reason: str, error: BaseException) -> None:
+            if not headers:
+                headers.extend(
+                    dead_letter_headers(
+                        self.metrics,
+                        header_map(event),
+                        message.topic,
+                        message.partition,
+                        message.offset,
+                        reason,
+                        error,
+                    )
                 )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+            sent = await self.topic(dlq_of(message.topic)).send(
+                key=message.key,
+                value=message.value,
+                headers=headers,
+                partition=message.partition,
+            )
+            await sent  # the broker's ack, not only the hand-over to the producer
+
+        return write
 
     async def guarded(self, event: EventT, handler: Handler) -> None:
         """Run one message's handler so that nothing escapes the agent loop.
 
-        A decode or validation failure is the message's fault: DLQ. Anything else is
-        a bug or a failed dependency: DLQ too, with its type, so the partition moves on
-        and the message can be replayed from the DLQ once fixed.
+        The message's fault or a bug: DLQ, and the partition moves on. A failed
+        dependency: retried in place; past the budget the message is held uncommitted
+        and the process exits (see the module docstring).
         """
-        topic = event.message.topic
-        self.metrics.consumed.labels(topic).inc()
+        message = event.message
+        self.metrics.consumed.labels(message.topic).inc()
         started = time.perf_counter()
         try:
-            await handler(event)
+            await handle_message(
+                lambda: handler(event),
+                message.value,
+                self.dead_letter(event),
+                self.retry,
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+            )
         except asyncio.CancelledError:
+            hold_uncommitted(event)
             raise
-        except Exception as exc:
-            from escalation.schemas import DecodeError
-
-            reason = f"decode.{exc.kind}" if isinstance(exc, DecodeError) else "handler.error"
-            if reason == "handler.error":
-                log.exception("message.handler_failed", topic=topic)
-            await self._dead_letter_until_written(event, reason, exc)
+        except DependencyFailed as exc:
+            hold_uncommitted(event)
+            self.exit(exc)
         finally:
-            self.metrics.processing_seconds.labels(topic).observe(time.perf_counter() - started)
+            self.metrics.processing_seconds.labels(message.topic).observe(
+                time.perf_counter() - started
+            )
+
+
+class _HttpServer(mode.Service):
+    """``/healthz``, ``/readyz`` and ``/metrics``, up before the broker is."""
+
+    def __init__(self, owner: StreamService) -> None:
+        super().__init__()
+        self.owner = owner
+        self.stopping = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    async def on_start(self) -> None:
+        owner = self.owner
+        self.task = asyncio.ensure_future(
+            serve(owner.http(), owner.settings.web_host, owner.web_port, self.stopping)
+        )
+
+    async def on_stop(self) -> None:
+        self.stopping.set()
+        if self.task is not None:
+            await asyncio.gather(self.task, return_exceptions=True)
+
+
+class _BrokerGate(mode.Service):
+    """Holds the app's start until the broker answers with every topic, instead of exiting."""
+
+    def __init__(self, owner: StreamService) -> None:
+        super().__init__()
+        self.owner = owner
+
+    async def on_start(self) -> None:
+        owner = self.owner
+        settings = owner.settings
+        names = [spec.name for spec in catalogue(settings.kafka_partitions)]
+
+        def not_yet(error: BaseException) -> None:
+            owner.broker_problem = f"broker not reachable yet: {error}"
+
+        await until_broker_answers(
+            topics_present(settings.kafka_common(), names),
+            asyncio.Event(),  # never set: a stop during the wait cancels this start
+            f"{owner.service} startup",
+            on_failure=not_yet,
+        )
+        owner.broker_problem = None

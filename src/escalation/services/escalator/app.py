@@ -77,7 +77,11 @@ class EscalatorService(StreamService):
 
     def _load(self, key: bytes) -> IssueState | None:
         raw = self.issues.get(key)
-        return codec.decode_state(raw) if raw else None
+        try:
+            return codec.decode_state(raw) if raw else None
+        except codec.DecodeError as exc:
+            # Our own state, not the message, is unreadable: a bug, not a bad message.
+            raise RuntimeError(f"issue state {key!r} does not decode: {exc.detail}") from exc
 
     async def _emit(self, decision: Decision) -> None:
         pending = []

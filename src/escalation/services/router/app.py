@@ -14,6 +14,13 @@ downstream dedups by event id.
 Partitions are assigned with the range assignor, so a worker holds the same partition
 numbers of both inputs (co-partitioned by customer id), and each assigned partition's
 state is rebuilt from its changelog before any of its records is processed.
+
+Faults (services/common/faults.py): a record that does not decode or validate goes to
+the DLQ (``decode``, ``schema``), as does one the decision code raised on (``bug``);
+a write the broker does not acknowledge is sent again with backoff, and past the retry
+budget the process exits (code 75) without committing, so the batch is read again
+after the restart. A failed state recovery is retried the same way; until it succeeds
+``/readyz`` names the partitions not recovered.
 """
 
 from __future__ import annotations
@@ -27,16 +34,22 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import CommitFailedError
+from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Counter
 
 from escalation.policy.engine import RoutingEngine
 from escalation.policy.reload import PolicyHolder
-from escalation.schemas import ContactEvent, DecodeError, Routing, codec, issue_state_key
-from escalation.services.common.broker import until_broker_answers
+from escalation.schemas import ContactEvent, Routing, codec, issue_state_key
+from escalation.services.common.broker import topics_present, until_broker_answers
 from escalation.services.common.changelog_store import ChangelogStore
 from escalation.services.common.dlq import dead_letter_headers
+from escalation.services.common.faults import (
+    DependencyFailed,
+    RetryPolicy,
+    classify,
+    retrying,
+)
 from escalation.services.common.http import HttpApp, serve
 from escalation.services.common.metrics import ServiceMetrics
 from escalation.services.common.outbox import Outbox
@@ -47,6 +60,7 @@ from escalation.services.common.topics import (
     ROUTED,
     ROUTER_APP,
     ROUTER_CHANGELOG,
+    catalogue,
     dlq_of,
 )
 
@@ -71,8 +85,17 @@ class Router:
         self.holder = PolicyHolder(settings.policy, self.metrics.registry)
         self.engine = RoutingEngine(self.holder.current)
         self.store = ChangelogStore(
-            settings, ROUTER_CHANGELOG, encode_assignment, decode_assignment
+            settings,
+            ROUTER_CHANGELOG,
+            encode_assignment,
+            decode_assignment,
+            self.metrics.registry,
         )
+        self.retry = RetryPolicy(settings.stream_retry_seconds)
+        self.failed: BaseException | None = None
+        self.stopping = asyncio.Event()
+        self.recovery_problem: str | None = None
+        self.broker_problem: str | None = "broker not reachable yet"
         self.state = Ownership(self.store)
         self.routed = Counter(
             "escalation_routed_total",
@@ -103,6 +126,10 @@ class Router:
     # -- health --------------------------------------------------------------------------
 
     async def readiness(self) -> list[str]:
+        if self.broker_problem is not None:
+            return [self.broker_problem]
+        if self.recovery_problem:
+            return [self.recovery_problem]
         if self.rebalancing:
             return ["consumer group rebalancing or not joined yet"]
         missing = {tp.partition for tp in self.consumer.assignment()} - set(self.store.partitions)
@@ -122,13 +149,33 @@ class Router:
             self.state.reindex()
 
     async def on_assigned(self, assigned: Any) -> None:
+        """Recover the state of the assigned partitions, retrying; past the budget, stop.
+
+        aiokafka logs and swallows an exception from this callback, so a failure is
+        handed to the loop (``failed``), which ends the process without committing.
+        """
+        partitions = sorted({tp.partition for tp in assigned})
+
+        async def recover() -> None:
+            try:
+                await self.store.recover(partitions)
+            except Exception as exc:
+                self.recovery_problem = f"state recovery of partitions {partitions}: {exc!r}"
+                raise
+
         async with self.lock:
-            partitions = {tp.partition for tp in assigned}
-            self.store.drop(set(self.store.partitions) - partitions)
-            await self.store.recover(sorted(partitions))
+            self.store.drop(set(self.store.partitions) - set(partitions))
+            try:
+                await retrying(recover, self.retry, "state recovery", partitions=partitions)
+            except Exception as exc:
+                log.critical("router.recovery_failed", partitions=partitions, exc_info=exc)
+                self.failed = exc
+                self.stopping.set()
+                return
+            self.recovery_problem = None
             self.state.reindex()
         self.rebalancing = False
-        log.info("router.assigned", partitions=sorted(partitions))
+        log.info("router.assigned", partitions=partitions)
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -138,11 +185,13 @@ class Router:
         return self.engine
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
+        while not stop.is_set() and not self.stopping.is_set():
             batch = await self.consumer.getmany(timeout_ms=500, max_records=2000)
-            if batch:
+            if batch and self.failed is None:
                 async with self.lock:
                     await self.process(batch)
+        if self.failed is not None:
+            raise self.failed
 
     async def process(self, batch: dict[Any, list[Any]]) -> None:
         engine = self._engine()
@@ -153,6 +202,8 @@ class Router:
         routed = produced = 0
         for tp, messages in batch.items():
             if not self.store.holds(tp.partition):
+                if tp in self.consumer.assignment():  # held again only once recovered
+                    self.consumer.seek(tp, messages[0].offset)
                 continue  # revoked after the fetch: the new owner reads it again
             timing = self.metrics.processing_seconds.labels(tp.topic)
             started = time.perf_counter()
@@ -163,11 +214,14 @@ class Router:
                     else:
                         routed += await self._on_contact(engine, message, outbox)
                         produced += 1
-                except DecodeError as exc:
-                    await self._dead_letter(message, f"decode.{exc.kind}", exc, outbox)
                 except Exception as exc:
-                    log.exception("message.handler_failed", topic=tp.topic)
-                    await self._dead_letter(message, "handler.error", exc, outbox)
+                    reason = classify(exc, message.value)
+                    if reason == "dependency":
+                        # State already holds part of this batch: start over from the commit.
+                        raise DependencyFailed(f"routing {tp}: {exc!r}") from exc
+                    if reason == "bug":
+                        log.exception("message.handler_failed", topic=tp.topic)
+                    await self._dead_letter(message, reason, exc, outbox)
             elapsed = (time.perf_counter() - started) / len(messages)
             for _ in messages:
                 timing.observe(elapsed)  # per message: the batch's average
@@ -175,13 +229,19 @@ class Router:
             offsets[tp] = messages[-1].offset + 1
         for partition, key, value in self.store.changes():
             await outbox.add(ROUTER_CHANGELOG, partition, key, value)
-        await outbox.flush()
+        try:
+            await outbox.flush(self.retry)  # every output and state write acknowledged ...
+        except DependencyFailed:
+            log.critical("router.flush_failed", partitions=sorted({tp.partition for tp in batch}))
+            raise
         self.metrics.produced.labels(ROUTED).inc(produced)
         if offsets:
             try:
-                await self.consumer.commit(offsets)
-            except CommitFailedError as exc:
-                log.warning("router.commit_failed", error=str(exc))
+                await self.consumer.commit(offsets)  # ... before the inputs are committed
+            except (CommitFailedError, KafkaError) as exc:
+                # Outputs are written; the next commit covers these offsets, or a restart
+                # reads them again and downstream dedup drops the copies.
+                log.warning("router.commit_failed", error=repr(exc))
 
     def _forget_idle(self, engine: RoutingEngine) -> None:
         """Once a minute, drop issues idle past ownership.forget_after: state stays bounded."""
@@ -277,14 +337,20 @@ class Router:
         async def routed_partitions() -> None:
             self.routed_partitions = sorted(await self.producer.partitions_for(ROUTED))
 
+        def not_yet(error: BaseException) -> None:
+            self.broker_problem = f"broker not reachable yet: {error}"
+
+        names = [spec.name for spec in catalogue(self.settings.kafka_partitions)]
         # One step at a time, so a later step's retry never starts a client twice.
         for attempt, client in (
+            (topics_present(self.settings.kafka_common(), names), "router topics"),
             (self.producer.start, "router producer"),
             (routed_partitions, "router producer metadata"),
             (self.consumer.start, "router consumer"),
         ):
-            if not await until_broker_answers(attempt, stop, client):
+            if not await until_broker_answers(attempt, stop, client, on_failure=not_yet):
                 return
+        self.broker_problem = None
         self.consumer.subscribe([CONTACTS, ESCALATIONS], listener=Listener())
 
     async def stop(self) -> None:
