@@ -1,4 +1,12 @@
-"""Start the embedded stack's processes, show their readiness, stop and reap them all."""
+"""Start the embedded stack's processes, show their readiness, restart, stop and reap them.
+
+Once the stack is ready, a child that dies is restarted under ``restarts.RestartPolicy``
+and every exit and restart is printed; the stack stops if a child keeps failing. A child
+that exits while the stack is still starting stops it at once (a bad setting or policy
+is not cured by restarting). The broker is different: Tansu keeps topics in memory
+only, so a broker that dies took every topic, offset and table changelog with it, and
+the stack stops with that said rather than pretend to recover.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +22,7 @@ from typing import IO
 import httpx
 
 from .broker import EmbeddedBroker, die_with_parent, ensure_topics
+from .restarts import RestartHistory, describe_exit
 from .settings import Settings
 from .topics import catalogue
 
@@ -26,6 +35,9 @@ class Child:
     ready_url: str
     passthrough_stdout: bool = False
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    history: RestartHistory = field(default_factory=RestartHistory, init=False)
+    restart_at: float | None = field(default=None, init=False)
+    awaiting_ready: bool = field(default=False, init=False)
 
 
 class Supervisor:
@@ -57,11 +69,17 @@ class Supervisor:
         try:
             self.broker = EmbeddedBroker(port=broker_port, log_path=self.log_dir / "broker.log")
             self.broker.start()
-            settings = Settings(kafka_bootstrap=self.broker.bootstrap)
-            await ensure_topics(settings.kafka_common(), catalogue(partitions))
+            settings = Settings(profile="embedded", kafka_bootstrap=self.broker.bootstrap)
+            await ensure_topics(
+                settings.kafka_common(),
+                catalogue(partitions),
+                replication_factor=settings.replication_factor,
+                min_insync_replicas=settings.min_insync_replicas,
+            )
+            assert self.broker.process is not None
             self.say(
                 f"broker    kafka://{self.broker.bootstrap}  (Tansu, memory storage, "
-                f"{partitions} partitions)"
+                f"{partitions} partitions, pid {self.broker.process.pid})"
             )
             for child in children:
                 self._spawn(child)
@@ -79,8 +97,11 @@ class Supervisor:
             await self._stop_all()
         return code
 
+    def _log_of(self, child: Child) -> Path:
+        return self.log_dir / f"{child.name}.log"
+
     def _spawn(self, child: Child) -> None:
-        log = open(self.log_dir / f"{child.name}.log", "ab")  # noqa: SIM115
+        log = open(self._log_of(child), "ab")  # noqa: SIM115
         stdout = None if child.passthrough_stdout else log
         child.process = subprocess.Popen(
             child.argv,
@@ -92,7 +113,9 @@ class Supervisor:
             preexec_fn=die_with_parent,
         )
         log.close()
-        self.children.append(child)
+        child.history.on_start(time.monotonic())
+        if child not in self.children:
+            self.children.append(child)
 
     async def _await_ready(
         self, children: list[Child], started: float, limit_seconds: float = 90.0
@@ -100,6 +123,8 @@ class Supervisor:
         pending = {c.name: c for c in children}
         async with httpx.AsyncClient(timeout=1.0) as client:
             while pending and not self.stopping.is_set():
+                if self._broker_died():
+                    return False
                 for name, child in list(pending.items()):
                     assert child.process is not None
                     if child.process.poll() is not None:
@@ -110,7 +135,10 @@ class Supervisor:
                         return False
                     with contextlib.suppress(httpx.HTTPError):
                         if (await client.get(child.ready_url)).status_code == 200:
-                            self.say(f"  ready  {name:<9} ({time.monotonic() - started:.1f}s)")
+                            self.say(
+                                f"  ready  {name:<9} ({time.monotonic() - started:.1f}s, "
+                                f"pid {child.process.pid})"
+                            )
                             del pending[name]
                 if time.monotonic() - started > limit_seconds:
                     self.say(
@@ -132,20 +160,78 @@ class Supervisor:
             f"{rejected} rejected); pages follow"
         )
 
+    def _broker_died(self) -> bool:
+        assert self.broker is not None and self.broker.process is not None
+        code = self.broker.process.poll()
+        if code is None:
+            return False
+        self.say(
+            f"broker exited with {describe_exit(code)}: it kept every topic, offset and "
+            "state changelog in memory, so they are gone and the services cannot recover "
+            f"them; stopping the stack (log: {self.log_dir / 'broker.log'}). "
+            "Start it again with `escalation up`."
+        )
+        return True
+
     async def _watch(self, children: list[Child]) -> int:
-        while not self.stopping.is_set():
-            for child in children:
-                assert child.process is not None
-                if child.process.poll() is not None:
-                    self.say(
-                        f"{child.name} exited with code {child.process.returncode}; "
-                        f"stopping the stack (log: {self.log_dir / (child.name + '.log')})"
-                    )
+        """Restart children that die, show it; 1 if the broker dies or a child keeps failing."""
+        async with httpx.AsyncClient(timeout=1.0) as client:
+            while not self.stopping.is_set():
+                if self._broker_died():
                     return 1
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), timeout=0.5)
+                for child in children:
+                    if not self._tend(child):
+                        return 1
+                    if child.awaiting_ready:
+                        await self._check_ready(client, child)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), timeout=0.25)
         self.say("stopping ...")
         return 0
+
+    def _tend(self, child: Child) -> bool:
+        """Notice an exit, schedule or perform a restart; False when the child keeps failing."""
+        assert child.process is not None
+        now = time.monotonic()
+        if child.restart_at is not None:
+            if now >= child.restart_at:
+                child.restart_at = None
+                self._spawn(child)
+                child.awaiting_ready = True
+                self.say(
+                    f"  restarted {child.name} (pid {child.process.pid}, "
+                    f"restart {child.history.count})"
+                )
+            return True
+        code = child.process.poll()
+        if code is None:
+            return True
+        child.awaiting_ready = False
+        delay = child.history.on_exit(now)
+        policy = child.history.policy
+        if delay is None:
+            self.say(
+                f"{child.name} exited with {describe_exit(code)} after {policy.max_restarts} "
+                f"restarts within {policy.window:.0f}s; it keeps failing, stopping the stack "
+                f"(log: {self._log_of(child)})"
+            )
+            return False
+        child.restart_at = now + delay
+        self.say(
+            f"{child.name} exited with {describe_exit(code)}; restart "
+            f"{child.history.count} in {delay:.1f}s (log: {self._log_of(child)})"
+        )
+        return True
+
+    async def _check_ready(self, client: httpx.AsyncClient, child: Child) -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            if (await client.get(child.ready_url)).status_code == 200:
+                child.awaiting_ready = False
+                assert child.process is not None
+                self.say(
+                    f"  ready  {child.name:<9} (after restart {child.history.count}, "
+                    f"pid {child.process.pid})"
+                )
 
     async def _stop_all(self, grace: float = 15.0) -> None:
         # Front door first, sink last: nothing new enters while the rest drains.
