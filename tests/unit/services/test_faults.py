@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from aiokafka.errors import (
     KafkaConnectionError,
@@ -174,3 +176,20 @@ async def test_retrying_lets_anything_but_a_dependency_failure_through():
 
     with pytest.raises(ValueError):
         await retrying(broken, RetryPolicy(5.0), "test")
+
+
+async def test_the_budget_also_bounds_attempts_that_wait_for_a_timeout():
+    attempts = []
+
+    async def slow_failure() -> None:
+        attempts.append(1)
+        await asyncio.sleep(0.05)  # as a send waiting for the broker's request timeout
+        raise KafkaTimeoutError()
+
+    async def no_sleep(seconds: float) -> None:
+        return None
+
+    policy = RetryPolicy(budget_seconds=0.12, first_seconds=0.001, max_seconds=0.001)
+    with pytest.raises(DependencyFailed):
+        await retrying(slow_failure, policy, "send", sleep=no_sleep)
+    assert 2 <= len(attempts) <= 4  # sleeping alone would allow over a hundred

@@ -64,6 +64,10 @@ def test_replication_defaults_follow_the_profile_and_can_be_set():
     assert production.faust_options()["topic_replication_factor"] == 3
     tuned = Settings(kafka_replication_factor=5, kafka_min_insync_replicas=3)
     assert (tuned.replication_factor, tuned.min_insync_replicas) == (5, 3)
+    single_broker = Settings(
+        profile="production", intake_tokens={"crm": digest("t")}, kafka_replication_factor=1
+    )
+    assert single_broker.min_insync_replicas == 1
     with pytest.raises(ValidationError, match="no write could succeed"):
         Settings(kafka_replication_factor=2, kafka_min_insync_replicas=3)
 

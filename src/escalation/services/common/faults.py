@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -98,9 +99,12 @@ async def retrying(
 ) -> None:
     """Run ``attempt``; retry dependency failures with backoff; raise DependencyFailed at last.
 
-    Any other exception propagates at once: the caller decides what it means.
+    The budget bounds both the time slept and the time since the first attempt (an
+    attempt itself may wait for a broker's timeout). Any other exception propagates at
+    once: the caller decides what it means.
     """
     delays = policy.delays()
+    deadline = time.monotonic() + policy.budget_seconds
     while True:
         try:
             await attempt()
@@ -109,7 +113,7 @@ async def retrying(
             if classify(exc) != "dependency":
                 raise
             delay = next(delays, None)
-            if delay is None:
+            if delay is None or time.monotonic() >= deadline:
                 raise DependencyFailed(f"{what} failed past the retry budget: {exc!r}") from exc
             log.warning(
                 "dependency.retrying", what=what, error=repr(exc), retry_in=delay, **context

@@ -166,7 +166,7 @@ class Settings(BaseSettings):
 
     @property
     def min_insync_replicas(self) -> int:
-        default = 1 if self.embedded else 2
+        default = min(1 if self.embedded else 2, self.replication_factor)
         return self.kafka_min_insync_replicas or default
 
     def ssl_context(self) -> ssl.SSLContext | None:
