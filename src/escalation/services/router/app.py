@@ -237,8 +237,12 @@ class Router:
         self.metrics.produced.labels(ROUTED).inc(produced)
         if offsets:
             try:
-                await self.consumer.commit(offsets)  # ... before the inputs are committed
-            except (CommitFailedError, KafkaError) as exc:
+                # ... before the inputs are committed. aiokafka retries a commit for as
+                # long as the broker stays away: bounded here, so the loop goes on.
+                await asyncio.wait_for(
+                    self.consumer.commit(offsets), self.settings.kafka_request_timeout_seconds
+                )
+            except (CommitFailedError, KafkaError, TimeoutError) as exc:
                 # Outputs are written; the next commit covers these offsets, or a restart
                 # reads them again and downstream dedup drops the copies.
                 log.warning("router.commit_failed", error=repr(exc))
