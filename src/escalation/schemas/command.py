@@ -17,7 +17,7 @@ def _well_formed(escalation_id: str) -> str:
     return escalation_id
 
 
-EscalationId = Annotated[str, Field(max_length=512), AfterValidator(_well_formed)]
+EscalationId = Annotated[str, AfterValidator(_well_formed)]
 
 
 class CommandBody(WireModel):

@@ -18,10 +18,10 @@ from escalation.schemas.jsonschema import EXPORTED, SCHEMA_DIR, render
 ISSUE = "0123456789abcdef01234567"
 
 
-@pytest.mark.parametrize("customer", ["C-1042", "ünïcode/ id", "a.b.c", "x" * 128])
+@pytest.mark.parametrize("customer", ["C-1042", "ünïcode/ id", "a.b.c", "x" * 128, "😀" * 128])
 def test_escalation_id_embeds_customer_issue_and_sequence(customer):
-    escalation_id = make_escalation_id(customer, ISSUE, 2)
-    assert parse_escalation_id(escalation_id) == (customer, ISSUE, 2)
+    escalation_id = make_escalation_id(customer, ISSUE, 10**19)
+    assert parse_escalation_id(escalation_id) == (customer, ISSUE, 10**19)
     assert customer_of(escalation_id) == customer
     assert all(c.isalnum() or c in "._-" for c in escalation_id)
 
@@ -40,6 +40,7 @@ def test_escalation_id_embeds_customer_issue_and_sequence(customer):
         f"e1..{ISSUE}.1",
         f"e1.Qy0xx.{ISSUE}.1",
         f"e1.Qy0x.{ISSUE.upper()}.1",
+        f"e1.Qy0x.{ISSUE}.{'9' * 800}",
     ],
 )
 def test_malformed_escalation_ids_are_refused(bad):
