@@ -13,7 +13,7 @@ from .identity import (
     make_escalation_id,
     parse_escalation_id,
 )
-from .page import PageRequest, page_id_for
+from .page import PageCustomer, PageRequest, WebhookPage, page_id_for
 from .routed import EscalationSettings, RoutedContact, Routing
 
 __all__ = [
@@ -27,9 +27,11 @@ __all__ = [
     "EscalationRef",
     "EscalationSettings",
     "InvalidEscalationId",
+    "PageCustomer",
     "PageRequest",
     "RoutedContact",
     "Routing",
+    "WebhookPage",
     "customer_of",
     "decode",
     "decode_contacts",

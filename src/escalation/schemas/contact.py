@@ -37,7 +37,7 @@ class Customer(WireModel):
 
 
 class ContactEvent(WireModel):
-    """A contact event as published to ``contacts.v1``."""
+    """A contact event as published to ``contacts.v1`` (docs/contract.md, "Contact event")."""
 
     event_id: Name
     occurred_at: Timestamp

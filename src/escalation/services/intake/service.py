@@ -221,7 +221,8 @@ class Intake:
                 parsed = codec.decode_command_body(body)
             except codec.DecodeError as exc:
                 status = 400 if exc.kind == "malformed" else 422
-                raise Problem(status, "schema-violation", exc.detail, exc.errors or None) from exc
+                slug = "malformed-json" if status == 400 else "schema-violation"
+                raise Problem(status, slug, exc.detail, exc.errors or None) from exc
             command = EscalationCommand(
                 command_id=f"cmd_{secrets.token_hex(12)}",
                 action=action,
