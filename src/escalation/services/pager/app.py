@@ -117,7 +117,9 @@ class PagerService(StreamService):
                 continue
             target = targets.get(target_id)
             if target is None:
-                failures.append(f"{target_id}: unknown or unusable target")
+                failures.append(
+                    f"{target_id}: unknown or unusable target in policy {self.targets.built_from}"
+                )
                 continue
             error = await self._deliver(target, page)
             if error:
