@@ -13,7 +13,7 @@ import pytest
 
 import escalation.policy
 
-PURE = ["model", "match", "hours", "schedule", "choose", "engine"]
+PURE = ["model", "match", "hours", "schedule", "choose", "engine", "targets"]
 FORBIDDEN_MODULES = {"os", "pathlib", "signal", "threading", "time", "socket", "subprocess"}
 FORBIDDEN_CALLS = {"now", "utcnow", "today", "open", "read_text", "read_bytes", "getenv"}
 

@@ -32,7 +32,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Counter
 
 from escalation.policy.engine import RoutingEngine
-from escalation.policy.reload import PolicyHolder
+from escalation.policy.reload import Derived, PolicyHolder
 from escalation.schemas import ContactEvent, DecodeError, Routing, codec, issue_state_key
 from escalation.services.common.broker import until_broker_answers
 from escalation.services.common.changelog_store import ChangelogStore
@@ -69,7 +69,7 @@ class Router:
         self.settings = settings
         self.metrics = ServiceMetrics("router")
         self.holder = PolicyHolder(settings.policy, self.metrics.registry)
-        self.engine = RoutingEngine(self.holder.current)
+        self.engines = Derived(self.holder, RoutingEngine)
         self.store = ChangelogStore(
             settings, ROUTER_CHANGELOG, encode_assignment, decode_assignment
         )
@@ -133,9 +133,7 @@ class Router:
     # -- the loop ------------------------------------------------------------------------
 
     def _engine(self) -> RoutingEngine:
-        if self.engine.loaded is not self.holder.current:
-            self.engine = RoutingEngine(self.holder.current)
-        return self.engine
+        return self.engines.get()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
