@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Literal
 
 from pydantic import Field
@@ -49,21 +50,25 @@ class InvalidEscalationId(ValueError):
     pass
 
 
+_ID = re.compile(r"e1\.([A-Za-z0-9_-]+)\.([0-9a-f]{24})\.([1-9][0-9]{0,17})")
+
+
 def customer_of(escalation_id: str) -> str:
-    """Recover the customer id an escalation id embeds, or raise InvalidEscalationId."""
-    parts = escalation_id.split(".")
-    if len(parts) != 4 or parts[0] != _ID_PREFIX or not parts[3].isdigit():
-        raise InvalidEscalationId(
-            f"escalation id {escalation_id!r} is not of the form e1.<customer>.<issue>.<n>"
-        )
-    encoded = parts[1]
+    """Recover the customer id an escalation id embeds, or raise InvalidEscalationId.
+
+    Only ids ``make_escalation_id`` could have made pass: canonical base64url of a
+    customer id of at most 128 characters, a 24-hex issue digest, a decimal sequence.
+    """
+    form = f"escalation id {escalation_id[:300]!r}"
+    match = _ID.fullmatch(escalation_id)
+    if match is None:
+        raise InvalidEscalationId(f"{form} is not of the form e1.<customer>.<issue>.<n>")
+    encoded = match.group(1)
     try:
-        raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-        customer_id = raw.decode()
+        customer_id = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidEscalationId(
-            f"escalation id {escalation_id!r} does not embed a valid customer id"
-        ) from exc
-    if not customer_id:
-        raise InvalidEscalationId(f"escalation id {escalation_id!r} embeds an empty customer id")
+        raise InvalidEscalationId(f"{form} does not embed a valid customer id") from exc
+    canonical = make_escalation_id(customer_id, match.group(2), int(match.group(3)))
+    if not 0 < len(customer_id) <= 128 or canonical != escalation_id:
+        raise InvalidEscalationId(f"{form} does not embed a valid customer id")
     return customer_id
