@@ -71,8 +71,8 @@ class Admission:
     def admit(
         self, events: list[ContactEvent], token_source: str | None, batch: bool, now: datetime
     ) -> list[bytes]:
-        """Each event's bytes, or a Problem: empty (422), outside the window (422), over
-        the size limit (413), claiming a source the token is not for (403)."""
+        """Each event's bytes, or a Problem: empty (422), claiming a source the token is
+        not for (403), outside the time window (422), over the size limit (413)."""
         if not events:
             raise Problem(
                 422,
@@ -80,6 +80,19 @@ class Admission:
                 "the batch is empty",
                 [{"loc": [], "msg": "at least one event is required"}],
             )
+        if token_source is not None:
+            foreign = [
+                {
+                    "loc": loc(i, "source", batch),
+                    "msg": f"token is for source {token_source!r}, not {e.source!r}",
+                }
+                for i, e in enumerate(events)
+                if e.source != token_source
+            ]
+            if foreign:
+                raise Problem(
+                    403, "wrong-source", "events claim a source this token is not for", foreign
+                )
         outside = self.window.errors(events, now, batch)
         if outside:
             raise Problem(
@@ -100,17 +113,4 @@ class Admission:
             raise Problem(
                 413, "event-too-large", f"{len(too_big)} event(s) over the per-event limit", too_big
             )
-        if token_source is not None:
-            foreign = [
-                {
-                    "loc": loc(i, "source", batch),
-                    "msg": f"token is for source {token_source!r}, not {e.source!r}",
-                }
-                for i, e in enumerate(events)
-                if e.source != token_source
-            ]
-            if foreign:
-                raise Problem(
-                    403, "wrong-source", "events claim a source this token is not for", foreign
-                )
         return encoded
