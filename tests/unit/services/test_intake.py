@@ -123,3 +123,8 @@ async def test_commands_are_keyed_by_the_customer_the_id_embeds():
     )
     assert (await intake.post_command("bogus", "ack", JSON, b"")).status == 404
     assert (await intake.post_command(escalation_id, "resolve", JSON, b'{"by": 3}')).status == 422
+    malformed = await intake.post_command(escalation_id, "ack", JSON, b'{"by": ')
+    assert (malformed.status, problem(malformed)["type"]) == (
+        400,
+        "https://escalation.dev/problems/malformed-json",
+    )

@@ -20,7 +20,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Histogram
 
 from escalation.schemas import ContactEvent, EscalationCommand, codec
-from escalation.schemas.escalation import InvalidEscalationId, customer_of
+from escalation.schemas.identity import InvalidEscalationId, customer_of
 from escalation.services.common.metrics import ServiceMetrics
 from escalation.services.common.problems import PROBLEM_JSON, Problem
 from escalation.services.common.settings import Settings
