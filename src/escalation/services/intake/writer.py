@@ -87,7 +87,11 @@ class Writer:
             raise self.unavailable(
                 "the event log did not accept the write; retrying the same request is safe"
             ) from exc
-        failures = [f.exception() for f in futures if f.exception() is not None]
+        failures = [
+            RuntimeError("write cancelled") if f.cancelled() else f.exception()
+            for f in futures
+            if f.cancelled() or f.exception() is not None
+        ]
         if failures:
             self._settle_later(records, futures, on_written)
             log.warning("intake.broker_unavailable", error=repr(failures[0]))
