@@ -1,48 +1,9 @@
-import asyncio
-
 import pytest
-from aiokafka.errors import KafkaConnectionError
 from tests.unit.factories import contact_data
+from tests.unit.services.intake_fakes import JSON, body, make, problem
 
 from escalation.schemas import codec
-from escalation.services.common.metrics import ServiceMetrics
-from escalation.services.common.settings import Settings
 from escalation.services.intake.auth import digest
-from escalation.services.intake.service import Intake
-
-JSON = {"content-type": "application/json"}
-
-
-class FakeProducer:
-    """Records sends; ``fail`` makes the broker refuse the next write."""
-
-    def __init__(self):
-        self.sent = []
-        self.fail = False
-
-    async def send(self, topic, value, key=None, headers=None):
-        future = asyncio.get_running_loop().create_future()
-        if self.fail:
-            future.set_exception(KafkaConnectionError("broker down"))
-        else:
-            self.sent.append((topic, key, value, dict(headers or [])))
-            future.set_result(None)
-        return future
-
-
-def make(**settings):
-    producer = FakeProducer()
-    intake = Intake(Settings(**settings), producer, ServiceMetrics("intake"))
-    return intake, producer
-
-
-def body(*events):
-    return codec.dumps(events[0] if len(events) == 1 else list(events))
-
-
-def problem(reply):
-    assert reply.content_type == "application/problem+json"
-    return codec.loads_plain(reply.body)
 
 
 async def test_accepts_one_event_keyed_by_customer_with_event_id_header():

@@ -54,3 +54,31 @@ def test_every_data_topic_has_a_dlq_with_the_same_partitions():
     assert dlq_of("contacts.v1") == "contacts.dlq.v1"
     for topic in ("contacts.v1", "contacts.routed.v1", "pages.v1", "escalation.commands.v1"):
         assert specs[dlq_of(topic)] == specs[topic] == 6
+
+
+def test_token_digests_are_stored_lower_case_and_must_be_hex():
+    digest_hex = digest("t").partition(":")[2]
+    settings = Settings(intake_tokens={"crm": f" SHA256:{digest_hex.upper()} "})
+    assert settings.intake_tokens == {"crm": f"sha256:{digest_hex}"}
+    for bad in ("sha256:" + "a_" * 32, "sha256:0x" + "a" * 62, "md5:" + "a" * 64):
+        with pytest.raises(ValidationError, match="sha256"):
+            Settings(intake_tokens={"crm": bad})
+
+
+@pytest.mark.parametrize(
+    ("text", "days"), [("31536000", 365), ("400d", 400), ("36h", 1.5), ("P30D", 30)]
+)
+def test_intake_windows_read_seconds_suffixes_or_iso_8601(monkeypatch, text, days):
+    monkeypatch.setenv("ESCALATION_INTAKE_MAX_EVENT_AGE", text)
+    assert Settings().intake_max_event_age.total_seconds() == days * 86400
+
+
+def test_intake_limits_have_safe_defaults_and_bounds():
+    settings = Settings()
+    assert settings.intake_max_event_age.days == 365
+    assert settings.intake_max_clock_skew.days == 1
+    assert settings.intake_broker_deadline_seconds == 5.0
+    with pytest.raises(ValidationError):
+        Settings(intake_max_event_age="0")
+    with pytest.raises(ValidationError):
+        Settings(intake_broker_deadline_seconds=0)
