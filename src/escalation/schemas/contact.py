@@ -51,6 +51,11 @@ class ContactEvent(WireModel):
     sentiment: float | None = Field(default=None, ge=-1.0, le=1.0)
     csat: int | None = Field(default=None, ge=1, le=5)
     summary: str | None = Field(default=None, max_length=4096)
+    deadline: Timestamp | None = Field(
+        default=None,
+        description="when the customer needs it settled (the meeting at 10:00): unless the "
+        "issue is acknowledged by this time less the route's deadline lead, it escalates",
+    )
     attributes: dict[AttributeKey, AttributeValue] = Field(default_factory=dict, max_length=64)
 
     @cached_property

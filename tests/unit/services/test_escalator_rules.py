@@ -98,23 +98,19 @@ def test_ack_then_resolve_emit_once_each():
     assert resolved.pages[0].action == "resolve"
 
 
-def test_command_for_another_escalation_is_stale():
+def test_command_for_an_escalation_that_never_opened_is_unknown():
     state, _ = feed(routed("a", T0, urgency="critical"))
-    assert (
-        decide_command(state, command("e1.Qy0xMDQy.ffffffffffffffffffffffff.1"), NOW).outcome
-        == "stale"
-    )
-    assert (
-        decide_command(None, command("e1.Qy0xMDQy.ffffffffffffffffffffffff.1"), NOW).outcome
-        == "stale"
-    )
+    unknown = decide_command(state, command(state.escalation_id[:-1] + "7"), NOW)
+    assert unknown.outcome == "unknown" and unknown.state == state
+    absent = command("e1.Qy0xMDQy.ffffffffffffffffffffffff.1")
+    assert decide_command(None, absent, NOW).outcome == "unknown"
 
 
-def test_after_resolution_a_new_escalation_gets_a_new_id():
+def test_after_the_reopen_window_a_new_escalation_gets_a_new_id():
     state, _ = feed(routed("a", T0, urgency="critical"))
     first_id = state.escalation_id
     state = decide_command(state, command(first_id, "resolve"), NOW).state
-    state, decisions = feed(routed("b", T0 + hours(5), urgency="critical"), state=state)
+    state, decisions = feed(routed("b", NOW + hours(24 * 8), urgency="critical"), state=state)
     assert decisions[0].outcome == "opened"
     assert state.escalation_id != first_id
     assert state.escalation_id.endswith(".2")
