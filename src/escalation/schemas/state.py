@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, NamedTuple
 
-from pydantic import Field, PlainSerializer
+from pydantic import ConfigDict, Field, PlainSerializer
 
 from .base import Timestamp, WireModel
 
@@ -67,15 +67,20 @@ class Snapshot(WireModel):
 
     A policy edit never changes an escalation in flight: the ladder's shape, the ack
     timeout and what happens after resolution come from here, not from the policy. Who
-    is on call for a schedule step is still resolved when the step fires.
+    is on call for a schedule step is still resolved when the step fires. Every open
+    issue carries one, so its keys are one letter in the changelog.
     """
 
-    ladder: tuple[Annotated[Rung, PlainSerializer(_short_rung)], ...] = ()
-    ack_timeout: int | None = None
-    reopen_window: int | None = None
-    followup_after: int | None = None
-    csat: int = 2
-    sentiment: float = -0.6
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, serialize_by_alias=True, validate_by_name=True
+    )
+
+    ladder: tuple[Annotated[Rung, PlainSerializer(_short_rung)], ...] = Field(default=(), alias="l")
+    ack_timeout: int | None = Field(default=None, alias="a")
+    reopen_window: int | None = Field(default=None, alias="r")
+    followup_after: int | None = Field(default=None, alias="f")
+    csat: int = Field(default=2, alias="c")
+    sentiment: float = Field(default=-0.6, alias="s")
 
 
 class ContactMark(WireModel):

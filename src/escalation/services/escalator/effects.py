@@ -90,9 +90,12 @@ def page(
     )
 
 
-def _timers(state: IssueState | None) -> tuple[object, ...] | None:
+_NO_TIMERS = (None, 0, 0, 0, None, None, None, None)
+
+
+def _timers(state: IssueState | None) -> tuple[object, ...]:
     if state is None:
-        return None
+        return _NO_TIMERS
     return (
         state.status,
         state.level,
