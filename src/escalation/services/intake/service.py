@@ -232,6 +232,8 @@ class Intake:
                 by=parsed.by,
                 note=parsed.note,
                 eta=parsed.eta,
+                cause=parsed.cause,
+                to=parsed.to,
             )
             try:
                 await (
