@@ -11,17 +11,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from escalation.schemas import ContactEvent, EscalationSettings, LadderStep, Routing
+from escalation.schemas import ContactEvent, Routing
 from escalation.schemas.base import trusted
 from escalation.schemas.identity import remember, seen_token
-from escalation.schemas.state import Assignment, Notify
+from escalation.schemas.state import Assignment
 
 from .choose import Loads, choose, qualifies, required_authority
-from .escalation import effective_escalation, step_schedule
+from .escalation import effective_escalation, settings_for
 from .hours import HolidayCalendar, on_shift
 from .match import Matcher
-from .model import Escalation, LoadedPolicy, Override, Owner, Policy, Route, Step
+from .model import LoadedPolicy, Override, Owner, Route
 from .schedule import on_call
+
+__all__ = ["NoLoads", "RouteDecision", "RoutingEngine", "settings_for"]
 
 
 @dataclass
@@ -243,43 +245,3 @@ class RoutingEngine:
             routed_at=now,
         )
         return RouteDecision(routing, assignment, released, duplicate)
-
-
-def settings_for(
-    escalation: Escalation, route: Route | None = None, policy: Policy | None = None
-) -> EscalationSettings:
-    """What a route hands the escalator; a ladder's schedule and fallback steps name ids
-    from the route (``policy check`` has made sure every one resolves)."""
-    return EscalationSettings(
-        repeat_threshold=escalation.repeat_threshold,
-        repeat_window_seconds=escalation.repeat_window,
-        page_on_critical=escalation.page_on_critical,
-        ack_timeout_seconds=escalation.ack_timeout,
-        ladder=[_ladder_step(step, route, policy) for step in escalation.ladder],
-        reopen_window_seconds=escalation.reopen_window,
-        followup_after_seconds=escalation.followup_after,
-        reopen_csat=escalation.reopen_csat,
-        reopen_sentiment=escalation.reopen_sentiment,
-        deadline_lead_seconds=escalation.deadline_lead,
-    )
-
-
-def _ladder_step(step: Step, route: Route | None, policy: Policy | None) -> LadderStep:
-    notify: Notify = "owner" if step.notify == "owner" else "team"
-    to: str | None = None
-    if step.notify == "schedule":
-        notify = "schedule"
-        to = step_schedule(step, route, policy) if route and policy else step.schedule
-    elif step.notify == "fallback":
-        fallback = route.fallback if route is not None else None
-        notify = "fallback_owner" if fallback and fallback.owner else "fallback_team"
-        to = fallback.owner or fallback.team if fallback else None
-    if notify != "owner" and notify != "team" and to is None:
-        raise ValueError(f"ladder step notify {step.notify} names nobody on this route")
-    return LadderStep(
-        after_seconds=step.after,
-        notify=notify,
-        to=to,
-        repeat=step.repeat,
-        every_seconds=step.every,
-    )

@@ -7,6 +7,9 @@ uses it is checked for what its steps need (a schedule to page, a fallback).
 
 from __future__ import annotations
 
+from escalation.schemas import EscalationSettings, LadderStep
+from escalation.schemas.state import Notify
+
 from .model import Escalation, Policy, Route, Step
 
 
@@ -16,6 +19,46 @@ def effective_escalation(route: Route, default: Escalation) -> Escalation:
         return default
     named = {name: getattr(route.escalation, name) for name in route.escalation.model_fields_set}
     return default.model_copy(update=named)
+
+
+def settings_for(
+    escalation: Escalation, route: Route | None = None, policy: Policy | None = None
+) -> EscalationSettings:
+    """What a route hands the escalator; a ladder's schedule and fallback steps name ids
+    from the route (``policy check`` has made sure every one resolves)."""
+    return EscalationSettings(
+        repeat_threshold=escalation.repeat_threshold,
+        repeat_window_seconds=escalation.repeat_window,
+        page_on_critical=escalation.page_on_critical,
+        ack_timeout_seconds=escalation.ack_timeout,
+        ladder=[_ladder_step(step, route, policy) for step in escalation.ladder],
+        reopen_window_seconds=escalation.reopen_window,
+        followup_after_seconds=escalation.followup_after,
+        reopen_csat=escalation.reopen_csat,
+        reopen_sentiment=escalation.reopen_sentiment,
+        deadline_lead_seconds=escalation.deadline_lead,
+    )
+
+
+def _ladder_step(step: Step, route: Route | None, policy: Policy | None) -> LadderStep:
+    notify: Notify = "owner" if step.notify == "owner" else "team"
+    to: str | None = None
+    if step.notify == "schedule":
+        notify = "schedule"
+        to = step_schedule(step, route, policy) if route and policy else step.schedule
+    elif step.notify == "fallback":
+        fallback = route.fallback if route is not None else None
+        notify = "fallback_owner" if fallback and fallback.owner else "fallback_team"
+        to = fallback.owner or fallback.team if fallback else None
+    if notify != "owner" and notify != "team" and to is None:
+        raise ValueError(f"ladder step notify {step.notify} names nobody on this route")
+    return LadderStep(
+        after_seconds=step.after,
+        notify=notify,
+        to=to,
+        repeat=step.repeat,
+        every_seconds=step.every,
+    )
 
 
 def step_schedule(step: Step, route: Route, policy: Policy) -> str | None:
