@@ -136,3 +136,12 @@ def test_a_broken_policy_is_refused(tmp_path, capsys):
     code, _, err = run(capsys, bad, DEMO)
     assert code == 1
     assert "owners: Field required" in err
+
+
+def test_explain_shows_the_route_s_ladder(tmp_path, capsys):
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(contact_data(customer={"id": "C-9", "tier": "vip"})))
+    code = main(["policy", "explain", str(EXAMPLE), str(event), "--at", "2026-11-25T10:00:00Z"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "ladder: 15m team; 30m fallback_owner grace; ack timeout 10m" in out
