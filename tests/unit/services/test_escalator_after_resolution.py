@@ -126,3 +126,28 @@ def test_a_reopened_escalation_pages_up_its_snapshot_ladder_again():
     triggers = [(p.level, p.reason.split(":")[0]) for p in issue.pages if p.action == "trigger"]
     assert triggers == [(1, "urgency.critical"), (1, "reopened.contact"), (2, "ladder.step")]
     assert len({p.page_id for p in issue.pages}) == len(issue.pages)
+
+
+def test_every_cycle_of_reopen_ack_resolve_pages_with_ids_of_its_own():
+    issue = resolved()
+    for n in range(1, 4):
+        start = RESOLVED_AT + hours(24 * n)
+        assert issue.contact(later(f"again-{n}", hours(24 * n))).outcome == "reopened"
+        issue.command("ack", at=start + hours(1), eta=start + hours(3))
+        issue.command("resolve", at=start + hours(2), cause="defect")
+        assert issue.state.cycle == n
+    actions = [p.action for p in issue.pages]
+    assert actions == ["trigger", "resolve"] + ["trigger", "acknowledge", "resolve"] * 3
+    assert len({p.page_id for p in issue.pages}) == len(issue.pages)
+    # Each cycle's eta was met by its resolve: nothing stepped.
+    assert not [e for e in issue.events if e.type == "stepped"]
+
+
+def test_a_reopening_contact_with_a_deadline_arms_it():
+    from datetime import timedelta
+
+    issue = resolved()
+    deadline = RESOLVED_AT + hours(30)
+    issue.contact(later("b", hours(24), deadline=deadline.isoformat()))
+    assert issue.state.status == "reopened"
+    assert issue.state.deadline_due == deadline - timedelta(hours=1)
