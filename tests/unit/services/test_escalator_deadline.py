@@ -70,3 +70,18 @@ def test_a_deadline_on_a_later_contact_counts_too():
     assert next_due(issue.state) is None
     issue.contact(projector("second", at=MORNING + hours(0.25)))
     assert issue.run_until(MEETING)[0].outcome == "opened"
+
+
+def test_a_deadline_inside_the_lead_on_an_open_escalation_moves_it_up_at_once():
+    issue = Issue(now=MORNING)
+    issue.contact(routed("p0", MORNING, urgency="critical", category="av"))
+    decision = issue.contact(
+        projector("p1", at=datetime.fromisoformat("2026-11-25T09:15:00-05:00"))
+    )
+    assert decision.outcome == "stepped"
+    assert [e.type for e in decision.escalations] == ["stepped", "paged"]
+    assert decision.escalations[0].reason == (
+        "deadline.near: the customer needs it by 2026-11-25T15:00:00+00:00 "
+        "and nobody has acknowledged it 1h before"
+    )
+    assert issue.state.level == 2 and issue.state.deadline_due is None

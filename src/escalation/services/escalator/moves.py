@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from escalation.schemas import make_escalation_id
 from escalation.schemas.state import CONTACTS_SHOWN, IssueState, Notify, Snapshot
 
-from .effects import Decision, page, record
+from .effects import Decision, page, record, spoken
 from .ladder import EMPTY, Roster, level_notify, reach
 
 
@@ -129,6 +129,16 @@ def step_up(
         escalations=[record("stepped", stepped, now, reason, cause), *pages.escalations],
         pages=pages.pages,
         outcome="stepped",
+    )
+
+
+def deadline_reason(state: IssueState) -> str:
+    """Why a customer's deadline escalates: when they need it, and the lead that passed."""
+    assert state.deadline is not None and state.deadline_due is not None
+    lead = spoken(int((state.deadline - state.deadline_due).total_seconds()))
+    return (
+        f"deadline.near: the customer needs it by {state.deadline.isoformat()} "
+        f"and nobody has acknowledged it {lead} before"
     )
 
 

@@ -29,7 +29,7 @@ from escalation.schemas.state import (
 from .commands import decide_command
 from .effects import Decision, settle, spoken
 from .ladder import EMPTY, Roster, snapshot_of
-from .moves import open_escalation, reopen, step_up
+from .moves import deadline_reason, open_escalation, reopen, step_up
 
 __all__ = ["Decision", "decide_command", "decide_contact", "densest_window", "escalation_trigger"]
 
@@ -190,12 +190,6 @@ def _noted(
     return noted, densest_window(marks, contact.occurred_at, window)
 
 
-def _deadline_reason(state: IssueState) -> str:
-    assert state.deadline is not None and state.deadline_due is not None
-    lead = spoken(int((state.deadline - state.deadline_due).total_seconds()))
-    return f"deadline.near: the customer needs it by {state.deadline.isoformat()}, {lead} lead"
-
-
 def decide_contact(
     state: IssueState | None,
     contact: ContactEvent,
@@ -237,13 +231,13 @@ def _decide(
     due = state.deadline_due is not None and state.deadline_due <= now
     if state.status in ACTIVE:
         if due and state.status in PAGING:
-            return step_up(state, now, now, _deadline_reason(state), cause, roster)
+            return step_up(state, now, now, deadline_reason(state), cause, roster)
         return Decision(state, outcome="grouped")
     if state.status == "resolved":
         return Decision(state, outcome="recorded")
     reason = escalation_trigger(len(in_window), contact, routing)
     if reason is None and due:
-        reason = _deadline_reason(state)
+        reason = deadline_reason(state)
     if reason is None:
         return Decision(state, outcome="recorded")
     if due:

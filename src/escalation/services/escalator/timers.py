@@ -19,7 +19,7 @@ from escalation.schemas.state import CONTACTS_SHOWN, PAGING, IssueState
 
 from .effects import Decision, record, settle, spoken
 from .ladder import EMPTY, Roster, Step, next_step
-from .moves import open_escalation, paged, step_up
+from .moves import deadline_reason, open_escalation, paged, step_up
 
 MOVES_LIMIT = 2000
 """More moves than any ladder can make in one tick (levels x repeats): a safety bound."""
@@ -132,12 +132,7 @@ def _eta(state: IssueState, due: datetime, now: datetime, roster: Roster | None)
 
 
 def _deadline(state: IssueState, due: datetime, now: datetime, roster: Roster | None) -> Decision:
-    assert state.deadline is not None
-    lead = spoken(int((state.deadline - due).total_seconds()))
-    reason = (
-        f"deadline.near: the customer needs it by {state.deadline.isoformat()} "
-        f"and nobody has acknowledged it {lead} before"
-    )
+    reason = deadline_reason(state)
     if state.status is None:
         armed = state.model_copy(update={"deadline_due": None})
         contacts = [m.event_id for m in state.contacts][-CONTACTS_SHOWN:]
