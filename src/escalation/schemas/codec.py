@@ -16,6 +16,7 @@ from .escalation import EscalationEvent
 from .page import PageRequest
 from .routed import RoutedContact
 from .state import Assignment, IssueState
+from .tick import Tick
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -190,6 +191,10 @@ def decode_command_body(data: bytes) -> CommandBody:
 
 def decode_state(data: bytes) -> IssueState:
     return decode(IssueState, data)
+
+
+def decode_tick(data: bytes) -> Tick:
+    return decode(Tick, data)
 
 
 def decode_assignment(data: bytes) -> Assignment:

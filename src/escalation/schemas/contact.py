@@ -110,6 +110,11 @@ class ContactEvent(WireModel):
     sentiment: Score | None = None
     csat: Rating | None = None
     summary: Text | None = Field(default=None, max_length=4096)
+    deadline: Timestamp | None = Field(
+        default=None,
+        description="when the customer needs it settled (the meeting at 10:00): unless the "
+        "issue is acknowledged by this time less the route's deadline lead, it escalates",
+    )
     attributes: Attributes = Field(
         default_factory=dict,
         max_length=MAX_ATTRIBUTES,

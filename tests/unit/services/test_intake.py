@@ -128,3 +128,20 @@ async def test_commands_are_keyed_by_the_customer_the_id_embeds():
         400,
         "https://escalation.dev/problems/malformed-json",
     )
+
+
+async def test_command_bodies_carry_a_resolve_cause_and_a_reassign_target():
+    from escalation.schemas import make_escalation_id
+
+    intake, producer = make()
+    escalation_id = make_escalation_id("C-7", "0123456789abcdef01234567", 1)
+    resolve = await intake.post_command(escalation_id, "resolve", JSON, b'{"cause": "usage"}')
+    reassign = await intake.post_command(escalation_id, "reassign", JSON, b'{"to": "dana"}')
+    assert (resolve.status, reassign.status) == (202, 202)
+    sent = [codec.decode_command(value) for _, _, value, _ in producer.sent]
+    assert [(c.action, c.cause, c.to) for c in sent] == [
+        ("resolve", "usage", None),
+        ("reassign", None, "dana"),
+    ]
+    wrong = await intake.post_command(escalation_id, "resolve", JSON, b'{"cause": "bad luck"}')
+    assert wrong.status == 422

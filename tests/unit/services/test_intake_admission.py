@@ -118,3 +118,17 @@ async def test_a_real_escalation_id_is_accepted():
     escalation_id = make_escalation_id("C-1042", issue_digest("C-1042", "key:ticket-88"), 3)
     assert (await intake.post_command(escalation_id, "resolve", JSON, b"")).status == 202
     assert producer.sent[0][1] == b"C-1042"
+
+
+@pytest.mark.parametrize("deadline", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"])
+async def test_a_customer_deadline_far_from_intakes_clock_is_refused(deadline):
+    # deadline minus the route's lead time would overflow in the escalator.
+    intake, producer = make()
+    reply = await intake.post_contacts(JSON, body({**at(NOW), "deadline": deadline}))
+    doc = problem(reply)
+    assert reply.status == 422
+    assert [e["loc"] for e in doc["errors"]] == [["deadline"]]
+    assert "at most 365 days either side" in doc["errors"][0]["msg"]
+    assert producer.sent == []
+    tomorrow = (NOW + timedelta(days=1)).isoformat()
+    assert (await intake.post_contacts(JSON, body({**at(NOW), "deadline": tomorrow}))).status == 202

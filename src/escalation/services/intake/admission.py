@@ -47,9 +47,10 @@ class EventWindow:
     def errors(
         self, events: Sequence[ContactEvent], now: datetime, batch: bool
     ) -> list[dict[str, Any]]:
-        """One ``{loc, msg}`` per event whose ``occurred_at`` lies outside the window."""
+        """One ``{loc, msg}`` per event whose ``occurred_at`` lies outside the window, or
+        whose ``deadline`` lies further from now than ``max_age`` either way."""
         earliest, latest = now - self.max_age, now + self.max_skew
-        return [
+        found = [
             {
                 "loc": loc(index, "occurred_at", batch),
                 "msg": f"{event.occurred_at.isoformat()} is outside the accepted window "
@@ -59,6 +60,18 @@ class EventWindow:
             for index, event in enumerate(events)
             if not earliest <= event.occurred_at <= latest
         ]
+        furthest = now + self.max_age
+        found += [
+            {
+                "loc": loc(index, "deadline", batch),
+                "msg": f"{event.deadline.isoformat()} is outside the accepted window "
+                f"{stamp(earliest)} to {stamp(furthest)} (at most {human(self.max_age)} "
+                "either side of the time intake receives it)",
+            }
+            for index, event in enumerate(events)
+            if event.deadline is not None and not earliest <= event.deadline <= furthest
+        ]
+        return found
 
 
 @dataclass(frozen=True)
@@ -98,7 +111,7 @@ class Admission:
             raise Problem(
                 422,
                 "occurred-at-outside-window",
-                f"{len(outside)} event(s) with occurred_at outside the accepted window; "
+                f"{len(outside)} time(s) outside the accepted window; "
                 f"first: {outside[0]['msg']}",
                 outside,
             )

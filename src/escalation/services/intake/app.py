@@ -42,6 +42,8 @@ def build_http(intake: Intake, metrics: ServiceMetrics, settings: Settings) -> H
     http.route("POST", "/v1/contacts", contacts)
     http.route("POST", "/v1/escalations/{escalation_id}/ack", command("ack"))
     http.route("POST", "/v1/escalations/{escalation_id}/resolve", command("resolve"))
+    http.route("POST", "/v1/escalations/{escalation_id}/reopen", command("reopen"))
+    http.route("POST", "/v1/escalations/{escalation_id}/reassign", command("reassign"))
     return http
 
 

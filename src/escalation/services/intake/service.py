@@ -231,6 +231,8 @@ class Intake:
             by=parsed.by,
             note=parsed.note,
             eta=parsed.eta,
+            cause=parsed.cause,
+            to=parsed.to,
         )
         record = Record(COMMANDS, customer_id.encode(), codec.encode(command), command.command_id)
         await self.writer.write([record])
