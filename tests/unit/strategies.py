@@ -44,7 +44,7 @@ offsets = st.integers(-(23 * 60 + 59), 23 * 60 + 59).map(
 
 
 def moments(
-    earliest: datetime = datetime(1, 1, 2), latest: datetime = datetime(9999, 12, 30, 23, 59)
+    earliest: datetime = datetime(1970, 1, 2), latest: datetime = datetime(2999, 12, 30, 23, 59)
 ) -> st.SearchStrategy[datetime]:
     """Aware datetimes between two naive bounds, in any whole-minute UTC offset.
 
@@ -63,9 +63,9 @@ def moments(
 
 
 def zoned_moments() -> st.SearchStrategy[datetime]:
-    """Aware datetimes in IANA zones, whose offsets before 1900 are seconds, not minutes."""
+    """Aware datetimes in IANA zones, in the years a contact may report (schemas.base)."""
     return st.datetimes(
-        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.timezones()
+        min_value=datetime(1970, 1, 2), max_value=datetime(2999, 12, 30), timezones=st.timezones()
     )
 
 

@@ -48,7 +48,10 @@ def _clock(value: object) -> object:
     return value
 
 
-Duration = Annotated[int, BeforeValidator(parse_duration), Field(ge=1)]
+MAX_DURATION = 10 * 366 * 86400
+"""Ten years: longer than any window a policy means, and far from where adding it to a
+contact's time (years 1970-2999, see schemas.base) would overflow."""
+Duration = Annotated[int, BeforeValidator(parse_duration), Field(ge=1, le=MAX_DURATION)]
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Clock = Annotated[time, BeforeValidator(_clock)]

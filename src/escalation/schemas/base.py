@@ -43,6 +43,21 @@ def _stdlib_offset(value: datetime) -> datetime:
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_stdlib_offset)]
 """An RFC 3339 date-time that carries its UTC offset (naive times are rejected)."""
 
+EVENT_YEARS = (1970, 2999)
+
+
+def _plausible(value: datetime) -> datetime:
+    # Year 1 and 9999 are valid RFC 3339, but every window the services add to a
+    # contact's time would overflow there: a schema error, not a crash downstream.
+    year = value.year  # as written: converting year 1 or 9999 to UTC can itself overflow
+    if not EVENT_YEARS[0] <= year <= EVENT_YEARS[1]:
+        raise ValueError(f"must be in the years {EVENT_YEARS[0]} to {EVENT_YEARS[1]}")
+    return value
+
+
+EventTime = Annotated[Timestamp, AfterValidator(_plausible)]
+"""A time a contact reports (when it happened, the customer's deadline)."""
+
 Name = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=False)]
 
 CONTROL_CHARACTERS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"

@@ -15,7 +15,15 @@ from pydantic import (
     model_validator,
 )
 
-from .base import CONTROL_CHARACTERS, PRINTABLE, Category, Identifier, Text, Timestamp, WireModel
+from .base import (
+    CONTROL_CHARACTERS,
+    PRINTABLE,
+    Category,
+    EventTime,
+    Identifier,
+    Text,
+    WireModel,
+)
 from .identity import issue_digest
 
 Channel = Literal["phone", "email", "chat", "web", "social", "in_person", "survey"]
@@ -99,7 +107,7 @@ class ContactEvent(WireModel):
     """A contact event as published to ``contacts.v1`` (docs/contract.md, "Contact event")."""
 
     event_id: Identifier
-    occurred_at: Timestamp
+    occurred_at: EventTime
     source: Annotated[Identifier, StringConstraints(max_length=64)]
     channel: Channel | None = None
     customer: Customer
@@ -110,7 +118,7 @@ class ContactEvent(WireModel):
     sentiment: Score | None = None
     csat: Rating | None = None
     summary: Text | None = Field(default=None, max_length=4096)
-    deadline: Timestamp | None = Field(
+    deadline: EventTime | None = Field(
         default=None,
         description="when the customer needs it settled (the meeting at 10:00): unless the "
         "issue is acknowledged by this time less the route's deadline lead, it escalates",

@@ -157,6 +157,18 @@ def test_many_bad_attributes_across_a_batch_list_only_the_first():
 def test_replay_still_reads_old_and_far_future_events():
     # The schema has no clock: only intake refuses times far from its own (see
     # test_intake_admission), so recorded history of any age still decodes.
-    for moment in ("2001-09-11T08:46:00-04:00", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"):
+    for moment in ("1970-01-01T00:00:00Z", "2001-09-11T08:46:00-04:00", "2999-12-31T23:59:59Z"):
         event = codec.decode_contact(codec.dumps(contact_data(occurred_at=moment)))
-        assert event.occurred_at.year in (1, 2001, 9999)
+        assert event.occurred_at.year in (1970, 2001, 2999)
+
+
+@pytest.mark.parametrize("field", ["occurred_at", "deadline"])
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59Z"])
+def test_years_no_window_can_be_added_to_are_a_schema_error(field, moment):
+    # Every window the services add to a contact's time would overflow there, for a
+    # contact produced straight to the topic as much as for one sent through intake.
+    with pytest.raises(codec.DecodeError) as caught:
+        codec.decode_contact(codec.dumps({**contact_data(), field: moment}))
+    assert caught.value.kind == "invalid"
+    assert [e["loc"] for e in caught.value.errors] == [[field]]
+    assert "years 1970 to 2999" in caught.value.errors[0]["msg"]

@@ -111,8 +111,7 @@ class Admission:
             raise Problem(
                 422,
                 "occurred-at-outside-window",
-                f"{len(outside)} time(s) outside the accepted window; "
-                f"first: {outside[0]['msg']}",
+                f"{len(outside)} time(s) outside the accepted window; first: {outside[0]['msg']}",
                 outside,
             )
         encoded = [codec.encode(e) for e in events]
