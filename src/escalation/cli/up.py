@@ -12,6 +12,7 @@ from pathlib import Path
 from escalation.cli.policy import report_refused
 from escalation.policy import PolicyError, load_policy
 from escalation.policy.targets import check_targets
+from escalation.services.common.links import new_key
 from escalation.services.common.settings import Settings
 from escalation.services.common.supervisor import Child, Supervisor
 from escalation.services.pager.signing import new_secret
@@ -31,6 +32,7 @@ def child_env(
     data_dir: Path,
     secret: str,
     partitions: int,
+    link_key: str | None = None,
 ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ESCALATION_")}
     sink_url = f"http://127.0.0.1:{ports['sink']}/pages"
@@ -48,11 +50,13 @@ def child_env(
             "ESCALATION_SINK_SECRET": secret,
             "ESCALATION_PAGE_SINK_URL": sink_url,
             "ESCALATION_PAGE_SINK_SECRET": secret,
+            # One key for this run: the pager signs ack/resolve links, intake verifies.
+            "ESCALATION_LINK_KEYS": link_key or new_key(),
             "ESCALATION_DATA_DIR": str(data_dir),
             "ESCALATION_LOG_FORMAT": "json",
         }
     )
-    # Tokens and other ESCALATION_ settings the user set pass through unchanged.
+    # Tokens, link keys and other ESCALATION_ settings the user set pass through unchanged.
     env.update(
         {k: v for k, v in os.environ.items() if k.startswith("ESCALATION_") and k not in env}
     )

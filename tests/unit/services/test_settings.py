@@ -82,3 +82,27 @@ def test_intake_limits_have_safe_defaults_and_bounds():
         Settings(intake_max_event_age="0")
     with pytest.raises(ValidationError):
         Settings(intake_broker_deadline_seconds=0)
+
+
+def test_tokens_carry_scopes_and_a_bare_digest_is_a_contacts_source():
+    settings = Settings(
+        intake_tokens={
+            "crm": digest("a"),
+            "ops": {
+                "digest": digest("b").upper().replace("SHA256", "sha256"),
+                "scopes": ["escalations", "escalations"],
+            },
+        }
+    )
+    grants = settings.token_grants()
+    assert grants["crm"].scopes == ["contacts"]
+    assert grants["ops"].scopes == ["escalations"]
+    assert grants["ops"].digest == digest("b")
+    for bad in (
+        {"digest": digest("b"), "scopes": ["admin"]},
+        {"digest": digest("b"), "scopes": []},
+    ):
+        with pytest.raises(ValidationError):
+            Settings(intake_tokens={"ops": bad})
+    with pytest.raises(ValidationError, match="sha256"):
+        Settings(intake_tokens={"ops": {"digest": "plain", "scopes": ["escalations"]}})

@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .credentials import MissingSetting, TokenGrant, hashed_digest, key_list
+from .links import MIN_KEY_CHARS
 
 Profile = Literal["embedded", "production"]
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 _DURATION = re.compile(r"(\d+)([dhms]?)")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1, "": 1}
 
@@ -71,9 +73,10 @@ class Settings(BaseSettings):
     # intake
     intake_host: str = "127.0.0.1"
     intake_port: int = 8080
-    intake_tokens: dict[str, str] = Field(
+    intake_tokens: dict[str, str | TokenGrant] = Field(
         default_factory=dict,
-        description="source -> 'sha256:<hex>' of its bearer token (never the token itself)",
+        description="name -> 'sha256:<hex>' of its bearer token (a source that may post "
+        "contacts), or {'digest': 'sha256:<hex>', 'scopes': ['contacts', 'escalations']}",
     )
     intake_max_body_bytes: int = 1024 * 1024
     intake_max_event_bytes: int = 64 * 1024
@@ -103,6 +106,18 @@ class Settings(BaseSettings):
         "answering 503 with Retry-After",
     )
 
+    # signed ack and resolve links: the pager signs with the first key, intake verifies
+    link_keys: Annotated[list[SecretStr], NoDecode, BeforeValidator(key_list)] = Field(
+        default_factory=list,
+        description="HMAC keys for ack/resolve links, newest first (required in production)",
+    )
+    link_ttl: Duration = Field(
+        default=timedelta(days=7),
+        ge=timedelta(minutes=1),
+        le=timedelta(days=90),
+        description="how long a page's ack and resolve links work, from when it was made",
+    )
+
     # stream services (router, escalator, pager): port for healthz/readyz/metrics
     router_port: int = 8081
     escalator_port: int = 8082
@@ -123,18 +138,26 @@ class Settings(BaseSettings):
 
     @field_validator("intake_tokens")
     @classmethod
-    def _hashed_tokens(cls, tokens: dict[str, str]) -> dict[str, str]:
-        """Digests in one case, so one written ``sha256:ABC...`` matches as well."""
-        normal = {}
-        for source, digest in tokens.items():
-            algo, _, hexdigest = digest.strip().lower().partition(":")
-            if algo != "sha256" or not _HEX64.fullmatch(hexdigest):
+    def _hashed_tokens(cls, tokens: dict[str, str | TokenGrant]) -> dict[str, str | TokenGrant]:
+        return {
+            name: hashed_digest(name, grant)
+            if isinstance(grant, str)
+            else TokenGrant(
+                digest=hashed_digest(name, grant.digest), scopes=sorted(set(grant.scopes))
+            )
+            for name, grant in tokens.items()
+        }
+
+    @field_validator("link_keys")
+    @classmethod
+    def _strong_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        for index, key in enumerate(keys):
+            if len(key.get_secret_value()) < MIN_KEY_CHARS:
                 raise ValueError(
-                    f"token for source {source!r} must be stored as 'sha256:<64 hex>', "
-                    "never in clear; create one with `escalation token new SOURCE`"
+                    f"link key {index} is shorter than {MIN_KEY_CHARS} characters; "
+                    "make one with `escalation link-key new`"
                 )
-            normal[source] = f"sha256:{hexdigest}"
-        return normal
+        return keys
 
     @model_validator(mode="after")
     def _refuse_open_public_bind(self) -> Settings:
@@ -148,6 +171,28 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return self.profile == "embedded"
+
+    def token_grants(self) -> dict[str, TokenGrant]:
+        """Every intake token with its scopes; a bare digest is a contacts-only source."""
+        return {
+            name: TokenGrant(digest=grant, scopes=["contacts"]) if isinstance(grant, str) else grant
+            for name, grant in self.intake_tokens.items()
+        }
+
+    def link_key_values(self) -> list[str]:
+        """The link keys, newest first; in production none is a refusal to start.
+
+        Only the pager and intake hold the keys (they sign and verify), so the check is
+        theirs to call at start rather than every service's: the router never needs them.
+        """
+        keys = [key.get_secret_value() for key in self.link_keys]
+        if not keys and not self.embedded:
+            raise MissingSetting(
+                "link_keys",
+                "required in production: ack and resolve links are signed with it; "
+                "make one with `escalation link-key new`",
+            )
+        return keys
 
     def kafka_common(self) -> dict[str, Any]:
         """Connection options shared by every aiokafka client."""
