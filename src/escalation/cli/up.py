@@ -32,7 +32,6 @@ def child_env(
     data_dir: Path,
     secret: str,
     partitions: int,
-    link_key: str | None = None,
 ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ESCALATION_")}
     sink_url = f"http://127.0.0.1:{ports['sink']}/pages"
@@ -50,8 +49,9 @@ def child_env(
             "ESCALATION_SINK_SECRET": secret,
             "ESCALATION_PAGE_SINK_URL": sink_url,
             "ESCALATION_PAGE_SINK_SECRET": secret,
-            # One key for this run: the pager signs ack/resolve links, intake verifies.
-            "ESCALATION_LINK_KEYS": link_key or new_key(),
+            # The pager signs ack/resolve links, intake verifies: the user's keys, else
+            # one made for this run (links then die with it).
+            "ESCALATION_LINK_KEYS": os.environ.get("ESCALATION_LINK_KEYS") or new_key(),
             "ESCALATION_DATA_DIR": str(data_dir),
             "ESCALATION_LOG_FORMAT": "json",
         }

@@ -107,7 +107,7 @@ async def test_a_get_of_the_link_shows_what_it_would_do_and_changes_nothing(inta
     csp = reply.headers["content-security-policy"]
     assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
     assert "form-action 'self'" in csp and "script" not in csp
-    assert reply.headers["referrer-policy"] == "no-referrer"
+    assert reply.headers["referrer-policy"] == "same-origin"
     assert reply.headers["cache-control"] == "no-store"
     for shown in (ESCALATION, "C-7", "link:ops-webhook", "ops-webhook", 'method="post"'):
         assert shown in reply.text

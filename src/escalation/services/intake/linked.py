@@ -89,10 +89,16 @@ class LinkGate:
 
     def same_origin(self, headers: Mapping[str, str]) -> None:
         """Refuse a browser's post made from another site (403); callers without these
-        headers (curl, scripts) pass: for them the token alone is the credential."""
+        headers (curl, scripts) pass: for them the token alone is the credential.
+
+        ``Sec-Fetch-Site`` is set by the browser and cannot be forged by a page, so when
+        present it decides; older browsers are judged by ``Origin``.
+        """
         site = headers.get("sec-fetch-site", "").lower()
-        if site and site not in ("same-origin", "none"):
-            raise Problem(403, "cross-site-request", f"the form was posted from a {site} page")
+        if site:
+            if site not in ("same-origin", "none"):
+                raise Problem(403, "cross-site-request", f"the form was posted from a {site} page")
+            return
         origin = headers.get("origin")
         if origin is None:
             return

@@ -2,8 +2,8 @@
 
 The pages are static apart from escaped text: no script at all, one stylesheet allowed
 by its hash, forms that may post only back here, and no framing (a page that can be
-framed can have its button clicked through a decoy). The token stays out of the
-``Referer`` of anything the page loads or links to, and out of caches.
+framed can have its button clicked through a decoy). The token stays out of caches, and
+out of any ``Referer`` sent elsewhere (the pages load and link to nothing else anyway).
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ HEADERS = {
         "frame-ancestors 'none'; base-uri 'none'"
     ),
     "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
+    # Not no-referrer: under it a browser sends "Origin: null" with the form, and that
+    # header is how a post from this page is told from one made by another site.
+    "referrer-policy": "same-origin",
     "cache-control": "no-store",
     "x-content-type-options": "nosniff",
 }
@@ -46,7 +48,7 @@ def _page(title: str, body: str, css_class: str = "") -> bytes:
         "<!doctype html>\n"
         f'<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f'<meta name="referrer" content="no-referrer"><style>{_STYLE}</style></head>'
+        f"<style>{_STYLE}</style></head>"
         f'<body class="{css_class}">{body}</body></html>\n'
     ).encode()
 
