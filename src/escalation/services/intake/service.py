@@ -205,24 +205,19 @@ class Intake:
         form = is_form(headers)
         html = form and wants_html(headers)
         try:
+            done = None
             if form:
                 claim, command = await self.commands.by_link(escalation_id, action, headers, body)
+                done = pages.done(claim, command.command_id)
             else:
                 command = await self.commands.by_token(escalation_id, action, headers, body)
             self.metrics.produced.labels(COMMANDS).inc()
-            if html:
-                reply = html_reply(202, pages.done(claim, command.command_id))
-            else:
-                reply = Reply(
-                    202,
-                    codec.dumps(
-                        {
-                            "command_id": command.command_id,
-                            "escalation_id": escalation_id,
-                            "action": action,
-                        }
-                    ),
-                )
+            accepted = {"command_id": command.command_id, "escalation_id": escalation_id}
+            reply = (
+                html_reply(202, done)
+                if html and done is not None
+                else Reply(202, codec.dumps({**accepted, "action": action}))
+            )
         except Problem as problem:
             reply = (
                 html_reply(problem.status, html_problem(problem), problem.headers)
