@@ -190,6 +190,15 @@ async def test_a_refused_form_post_writes_nothing(intake, path, body, extra, slu
     assert intake.sent == []
 
 
+async def test_a_flood_of_fields_is_a_400_not_a_crash(intake):
+    flood = "&".join(f"f{i}=x" for i in range(30))
+    page = await intake.get(f"/v1/escalations/{ESCALATION}/ack?{flood}", headers=BROWSER)
+    form = await intake.post(f"/v1/escalations/{ESCALATION}/ack", content=flood, headers=FORM)
+    assert (page.status_code, form.status_code) == (400, 400)
+    assert form.json()["type"].endswith("/malformed-form")
+    assert intake.sent == []
+
+
 async def test_a_link_token_in_a_posts_query_authorises_nothing(intake):
     reply = await intake.post(
         f"/v1/escalations/{ESCALATION}/ack", params={"token": link()}, json={"by": "chen"}

@@ -40,15 +40,18 @@ def wants_html(headers: Mapping[str, str]) -> bool:
 
 
 def query_token(query: str) -> str | None:
-    return _first(parse_qs(query, max_num_fields=20), "token")
+    return _first(_fields(query), "token")
 
 
 def form_token(body: bytes) -> str | None:
+    return _first(_fields(body.decode("utf-8", "replace")), "token")
+
+
+def _fields(text: str) -> dict[str, list[str]]:
     try:
-        fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=20)
-    except ValueError as exc:  # more fields than any form of ours sends
-        raise Problem(400, "malformed-form", "the form has too many fields") from exc
-    return _first(fields, "token")
+        return parse_qs(text, max_num_fields=20)
+    except ValueError as exc:  # more fields than any link or form of ours has
+        raise Problem(400, "malformed-form", "more than 20 fields in the form or query") from exc
 
 
 def _first(fields: dict[str, list[str]], name: str) -> str | None:
