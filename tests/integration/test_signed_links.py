@@ -48,6 +48,15 @@ def with_token(link: str, token: str) -> str:
     return link.split("?", 1)[0] + "?token=" + token
 
 
+def record(message) -> dict:
+    """A record's JSON object; other tests leave poison on these topics, read as empty."""
+    try:
+        value = json.loads(message.value)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def commands_until(stack: Stack, escalation_id: str, last) -> list[dict]:
     """Every command on the escalation up to and including the first ``last`` matches.
 
@@ -58,8 +67,8 @@ def commands_until(stack: Stack, escalation_id: str, last) -> list[dict]:
     seen: list[dict] = []
 
     def collect(message) -> bool:
-        command = json.loads(message.value)
-        if command["escalation_id"] != escalation_id:
+        command = record(message)
+        if command.get("escalation_id") != escalation_id:
             return False
         seen.append(command)
         return last(command)
@@ -112,7 +121,7 @@ def test_a_signed_ack_link_confirmed_in_a_browser_acks_as_its_target(chromium, s
             ),
         )
     )
-    assert json.loads(acked.value)["by"] == f"link:{TARGET}"
+    assert record(acked)["by"] == f"link:{TARGET}"
     commands = commands_until(stack, escalation_id, lambda c: c["by"] == f"link:{TARGET}")
     assert [(c["action"], c["by"]) for c in commands] == [("ack", f"link:{TARGET}")]
     receipt = eventually(
