@@ -11,6 +11,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Profile = Literal["embedded", "production"]
 
+KAFKA_FETCH_MAX_WAIT_MS = 500
+"""Kafka's own default: a waiting fetch is answered as soon as a record arrives."""
+EMBEDDED_FETCH_MAX_WAIT_MS = 20
+"""Tansu answers a waiting fetch only when its wait ends (docs/broker.md)."""
+
 
 def is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -40,6 +45,15 @@ class Settings(BaseSettings):
         le=1000,
         description="how long producers wait to fill a batch (default: 5 production, "
         "1 embedded); more batches fewer, larger requests",
+    )
+    consumer_fetch_max_wait_ms: int | None = Field(
+        default=None,
+        ge=1,
+        le=30_000,
+        description="how long the broker may hold a fetch that finds no new record (default: "
+        f"{KAFKA_FETCH_MAX_WAIT_MS} production, Kafka's default; {EMBEDDED_FETCH_MAX_WAIT_MS} "
+        "embedded, because Tansu answers a waiting fetch only when the wait ends, even when "
+        "records arrive meanwhile: the wait becomes latency at every hop; docs/broker.md)",
     )
     embedded_end_offsets: Literal["fetch", "single-record-batches", "trust-broker"] = Field(
         default="fetch",
@@ -153,6 +167,22 @@ class Settings(BaseSettings):
             options.update(max_batch_size=16, linger_ms=0)
         return options
 
+    @property
+    def fetch_max_wait_ms(self) -> int:
+        """The fetch wait of every consumer: group members, state recovery and faust's."""
+        if self.consumer_fetch_max_wait_ms is not None:
+            return self.consumer_fetch_max_wait_ms
+        return EMBEDDED_FETCH_MAX_WAIT_MS if self.embedded else KAFKA_FETCH_MAX_WAIT_MS
+
+    def reader_options(self) -> dict[str, Any]:
+        """A consumer outside any group (state recovery): connection and fetch wait."""
+        return {
+            **self.kafka_common(),
+            "group_id": None,
+            "enable_auto_commit": False,
+            "fetch_max_wait_ms": self.fetch_max_wait_ms,
+        }
+
     def consumer_options(self, group_id: str) -> dict[str, Any]:
         options = {
             **self.kafka_common(),
@@ -160,21 +190,26 @@ class Settings(BaseSettings):
             "client_id": self.kafka_client_id,
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",
+            "fetch_max_wait_ms": self.fetch_max_wait_ms,
         }
         if self.embedded:
             options.update(session_timeout_ms=6000, heartbeat_interval_ms=1000)
         return options
 
     def faust_options(self) -> dict[str, Any]:
-        """faust app settings for this profile (see consumer/producer notes above)."""
-        if not self.embedded:
-            scheme = "kafka+idempotent"
-        elif self.embedded_end_offsets == "fetch":
-            scheme = "tansu"
-        else:
-            scheme = "kafka"
+        """faust app settings for this profile (see consumer/producer notes above).
+
+        faust has no setting for its consumer's fetch wait (it hardcodes 1500 ms): the
+        project's transports read it from the broker URL (services/common/transports.py).
+        """
+        scheme = "tansu" if self.embedded else "kafka+idempotent"
+        query = f"fetch_max_wait_ms={self.fetch_max_wait_ms}"
+        if self.embedded and self.embedded_end_offsets != "fetch":
+            query += "&end_offsets=broker"
         options: dict[str, Any] = {
-            "broker": ";".join(f"{scheme}://{host}" for host in self.kafka_bootstrap.split(",")),
+            "broker": ";".join(
+                f"{scheme}://{host}?{query}" for host in self.kafka_bootstrap.split(",")
+            ),
             "store": self.store,
             "topic_partitions": self.kafka_partitions,
             "topic_allow_declare": not self.embedded,
