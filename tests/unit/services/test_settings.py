@@ -84,3 +84,13 @@ async def test_faust_consumers_take_the_fetch_wait_from_the_broker_url():
         consumer = thread._create_worker_consumer(app.transport)
         assert consumer._fetch_max_wait_ms == 20
         await consumer.stop()
+
+
+def test_faust_producers_linger_like_the_others_on_the_embedded_broker_only():
+    assert Settings().faust_options()["producer_linger"] == 0.001
+    production = Settings(profile="production", intake_tokens={"crm": digest("t")})
+    assert "producer_linger" not in production.faust_options()
+    assert production.producer_options()["linger_ms"] == 5
+    chosen = production.model_copy(update={"producer_linger_ms": 2})
+    assert chosen.faust_options()["producer_linger"] == 0.002
+    assert chosen.producer_options()["linger_ms"] == 2
