@@ -1,60 +1,31 @@
 """What a policy would have done with recorded contacts: routing and escalation, replayed.
 
-The same decision code as the live services (``RoutingEngine.decide`` and the
-escalator's ``decide_contact``) runs over the events in file order, each at its own
-``occurred_at`` (never the wall clock), with state kept in memory and swept of issues
-idle longer than any window, so memory stays flat however long the history.
+The live code runs over the events in file order, each at its own ``occurred_at``
+(never the wall clock): ``RoutingEngine.decide`` with the router's own ``Ownership``
+state (sticky owners, loads, capacity released after ``release_after``, issues forgotten
+after the policy's ``ownership.forget_after``) over an in-memory store, and the
+escalator's ``decide_contact``. It matches a live router with one partition event for
+event; with several partitions the live router counts loads per partition it holds and
+interleaves partitions, so least-loaded choices can differ (docs/policy.md).
 """
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from escalation.policy import LoadedPolicy, RoutingEngine
-from escalation.schemas import ContactEvent, Routing
-from escalation.schemas.state import Assignment, IssueState
+from escalation.schemas import ContactEvent, Routing, issue_state_key
+from escalation.schemas.state import IssueState
+from escalation.services.common.changelog_store import PartitionStore
 from escalation.services.escalator.rules import decide_contact
+from escalation.services.router.ownership import Ownership
 
-SWEEP_EVERY = 50_000
-
-
-class MemoryLoads:
-    """Owner loads as the router counts them (open issues, idle ones released), in memory.
-
-    Expiry is kept in a heap per owner, so a load query costs O(log n) however many
-    issues an owner holds in a long history.
-    """
-
-    def __init__(self, release_after: timedelta) -> None:
-        self.release_after = release_after
-        self.issues: dict[str, dict[str, datetime]] = {}
-        self.expiry: dict[str, list[tuple[datetime, str]]] = {}
-        self.last_assigned: dict[str, datetime] = {}
-
-    def load(self, owner_id: str, now: datetime) -> tuple[int, datetime | None]:
-        issues = self.issues.get(owner_id, {})
-        heap = self.expiry.get(owner_id, [])
-        horizon = now - self.release_after
-        while heap and heap[0][0] < horizon:
-            seen, issue = heapq.heappop(heap)
-            if issues.get(issue) == seen:  # not touched since: idle past release_after
-                del issues[issue]
-        return len(issues), self.last_assigned.get(owner_id)
-
-    def hold(self, owner_id: str, issue: str, assignment: Assignment) -> None:
-        issues = self.issues.setdefault(owner_id, {})
-        if issue not in issues:
-            last = self.last_assigned.get(owner_id)
-            if last is None or assignment.assigned_at > last:
-                self.last_assigned[owner_id] = assignment.assigned_at
-        issues[issue] = assignment.last_contact_at
-        heapq.heappush(self.expiry.setdefault(owner_id, []), (assignment.last_contact_at, issue))
-
-    def release(self, owner_id: str, issue: str) -> None:
-        self.issues.get(owner_id, {}).pop(issue, None)
+PARTITION = 0
+"""Replay holds every issue in one partition, as a single live router partition does."""
+SWEEP_EVERY = timedelta(days=1)
+"""How often, in event time, forgotten issues are swept (the live router: each minute)."""
 
 
 @dataclass
@@ -93,24 +64,27 @@ class Simulation:
 
     def __init__(self, loaded: LoadedPolicy) -> None:
         self.engine = RoutingEngine(loaded)
-        self.assignments: dict[str, Assignment] = {}
-        self.issues: dict[str, IssueState] = {}
-        self.loads = MemoryLoads(self.engine.release_after)
+        store = PartitionStore()
+        store.open(PARTITION)
+        self.ownership = Ownership(store)
+        self.ownership.release_after = self.engine.release_after
+        self.forget_after = timedelta(seconds=loaded.policy.ownership.forget_after)
+        self.issues: dict[bytes, IssueState] = {}
         windows = [s.repeat_window_seconds for s in self.engine.settings.values()]
         self.horizon = max([self.engine.release_after, *map(_seconds, windows)])
         self.tally = Tally()
         self.fed = 0
+        self.swept: datetime | None = None
 
     def feed(self, event: ContactEvent) -> Outcome:
         now = event.occurred_at
-        key = f"{event.customer.id}/{event.issue_id}"
-        decision = self.engine.decide(event, now, self.assignments.get(key), self.loads)
+        self._sweep_when_due(now)
+        key = issue_state_key(event.customer.id, event.issue_id)
+        current = self.ownership.assignment(PARTITION, key)
+        decision = self.engine.decide(event, now, current, self.ownership)
         if decision.duplicate:
             return Outcome(decision.routing, duplicate=True)
-        if decision.released_from is not None:
-            self.loads.release(decision.released_from, key)
-        self.loads.hold(decision.assignment.owner, key, decision.assignment)
-        self.assignments[key] = decision.assignment
+        self.ownership.record(PARTITION, key, decision)
         escalation = decide_contact(self.issues.get(key), event, decision.routing, now)
         if escalation.state is not None:
             self.issues[key] = escalation.state
@@ -118,16 +92,20 @@ class Simulation:
         outcome = Outcome(decision.routing, opened, len(escalation.pages))
         self.tally.add(outcome)
         self.fed += 1
-        if self.fed % SWEEP_EVERY == 0:
-            self.sweep(now)
         return outcome
 
+    def _sweep_when_due(self, now: datetime) -> None:
+        if self.swept is None:
+            self.swept = now
+        elif now - self.swept >= SWEEP_EVERY:
+            self.swept = now
+            self.sweep(now)
+
     def sweep(self, now: datetime) -> None:
-        """Forget issues idle longer than every window and the capacity release time."""
+        """Forget what the live services forget: idle assignments past ``forget_after``
+        (as the router does) and escalation state idle longer than every window."""
+        self.ownership.forget_idle(now - self.forget_after)
         horizon = now - self.horizon
-        self.assignments = {
-            k: v for k, v in self.assignments.items() if v.last_contact_at >= horizon
-        }
         self.issues = {
             k: v
             for k, v in self.issues.items()

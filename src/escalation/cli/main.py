@@ -144,8 +144,17 @@ def parser() -> argparse.ArgumentParser:
 
     policy = sub.add_parser("policy", help="check or explain a routing policy")
     psub = policy.add_subparsers(dest="policy_command", required=True)
-    check = psub.add_parser("check", help="validate; exit 1 listing every error with its path")
+    check = psub.add_parser(
+        "check",
+        help="validate; exit 1 listing every error and every target the pager would refuse",
+    )
     check.add_argument("file", type=Path)
+    check.add_argument(
+        "--embedded",
+        action="store_true",
+        help="check targets against the environment `escalation up` gives its services "
+        "instead of this one",
+    )
     explain = psub.add_parser("explain", help="print the routing decision for one event")
     explain.add_argument("file", type=Path)
     explain.add_argument("event", type=Path)
@@ -163,6 +172,12 @@ def parser() -> argparse.ArgumentParser:
         help="an older policy: report the difference, event by event",
     )
     replay.add_argument("--json", action="store_true")
+    replay.add_argument(
+        "--decisions",
+        type=Path,
+        default=None,
+        help="write each event's decision (route, owner, fallback, sticky, escalations) as JSONL",
+    )
     policy.set_defaults(func=cmd_policy)
 
     token = sub.add_parser("token", help="issue an intake bearer token for a source")

@@ -59,6 +59,21 @@ def events(path: Path, bad: list[str], progress: Progress) -> Iterator[tuple[int
             yield number, event
 
 
+def _decision(number: int, event: ContactEvent, outcome: Outcome) -> dict[str, Any]:
+    routing = outcome.routing
+    return {
+        "line": number,
+        "event_id": event.event_id,
+        "route": routing.route,
+        "owner": routing.owner,
+        "team": routing.team,
+        "fallback": routing.fallback,
+        "sticky": routing.sticky,
+        "duplicate": outcome.duplicate,
+        "escalations": outcome.escalations,
+    }
+
+
 def _change(number: int, event: ContactEvent, new: Outcome, old: Outcome) -> dict[str, Any]:
     return {
         "line": number,
@@ -80,9 +95,12 @@ def replay(args: argparse.Namespace) -> int:
     bad: list[str] = []
     changes: list[dict[str, Any]] = []
     progress = Progress(args.history)
+    decisions = args.decisions.open("wb") if getattr(args, "decisions", None) else None
     started = time.perf_counter()
     for number, event in events(args.history, bad, progress):
         outcome = current.feed(event)
+        if decisions is not None:
+            decisions.write(codec.dumps(_decision(number, event, outcome)) + b"\n")
         if against is not None:
             old = against.feed(event)
             if (old.routing.route, old.routing.owner, old.escalations) != (
@@ -93,6 +111,8 @@ def replay(args: argparse.Namespace) -> int:
                 changes.append(_change(number, event, outcome, old))
     progress.close()
     elapsed = time.perf_counter() - started
+    if decisions is not None:
+        decisions.close()
     for line in bad:
         print(line, file=sys.stderr)
     report = _report(current, against, changes, bad, elapsed)

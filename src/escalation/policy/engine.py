@@ -13,16 +13,14 @@ from zoneinfo import ZoneInfo
 
 from escalation.schemas import ContactEvent, EscalationSettings, Routing
 from escalation.schemas.base import trusted
+from escalation.schemas.identity import remember, seen_token
 from escalation.schemas.state import Assignment
 
 from .choose import Loads, choose, qualifies, required_authority
 from .hours import HolidayCalendar, on_shift
-from .load import LoadedPolicy
 from .match import Matcher
-from .model import Escalation, Override, Owner, Route
+from .model import Escalation, LoadedPolicy, Override, Owner, Route
 from .schedule import on_call
-
-SEEN_LIMIT = 256
 
 
 @dataclass
@@ -208,11 +206,12 @@ class RoutingEngine:
         for target in (*owner.targets, *self.teams[team].targets):
             if target not in targets:
                 targets.append(target)
-        duplicate = current is not None and event.event_id in current.seen
+        token = seen_token(event.event_id)
+        duplicate = current is not None and token in current.seen
         keep = current if current is not None and current.owner == owner.id else None
         seen = current.seen if current is not None else []
         if not duplicate:
-            seen = [*seen[-(SEEN_LIMIT - 1) :], event.event_id]
+            seen = remember(seen, token)
         # Every value is already validated: construct both without validating again.
         assignment = trusted(
             Assignment,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,27 +15,8 @@ from pydantic import ValidationError
 from .hours import HolidayCalendar
 from .ical import load_ical_overrides
 from .match import REGEX_FIELDS
-from .model import Override, Policy, Route
+from .model import LoadedPolicy, Override, Policy, PolicyError, Route
 from .schedule import coverage_gaps
-
-
-class PolicyError(Exception):
-    """A policy that cannot be used; ``errors`` holds every problem as 'path: message'."""
-
-    def __init__(self, source: str, errors: list[str]) -> None:
-        super().__init__(f"{source}: {len(errors)} error(s)\n" + "\n".join(errors))
-        self.source = source
-        self.errors = errors
-
-
-@dataclass(frozen=True)
-class LoadedPolicy:
-    policy: Policy
-    version: str
-    """Content hash of the file: stamped on every routed event."""
-    source: str
-    warnings: list[str] = field(default_factory=list)
-    ical_overrides: dict[str, list[Override]] = field(default_factory=dict)
 
 
 def _path(loc: tuple[Any, ...]) -> str:

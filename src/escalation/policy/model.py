@@ -8,6 +8,7 @@ coverage are checked in ``load.py``, decisions live in ``match.py``, ``hours.py`
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Annotated, Literal
 
@@ -22,6 +23,7 @@ from pydantic import (
 )
 
 from escalation.schemas.contact import Channel, Tier, Urgency
+from escalation.schemas.state import MARKS_LIMIT
 
 _DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _UNITS = (7 * 86400, 86400, 3600, 60, 1)
@@ -168,7 +170,7 @@ class Step(PolicyModel):
 
 
 class Escalation(PolicyModel):
-    repeat_threshold: int = Field(default=3, ge=1, le=1000)
+    repeat_threshold: int = Field(default=3, ge=1, le=MARKS_LIMIT)
     repeat_window: Duration = 72 * 3600
     page_on_critical: bool = True
     ack_timeout: Duration | None = None
@@ -304,3 +306,22 @@ class Policy(PolicyModel):
     escalation: Escalation = Field(default_factory=Escalation)
     ownership: Ownership = Field(default_factory=Ownership)
     routes: list[Route] = Field(min_length=1)
+
+
+class PolicyError(Exception):
+    """A policy that cannot be used; ``errors`` holds every problem as 'path: message'."""
+
+    def __init__(self, source: str, errors: list[str]) -> None:
+        super().__init__(f"{source}: {len(errors)} error(s)\n" + "\n".join(errors))
+        self.source = source
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    policy: Policy
+    version: str
+    """Content hash of the file: stamped on every routed event."""
+    source: str
+    warnings: list[str] = field(default_factory=list)
+    ical_overrides: dict[str, list[Override]] = field(default_factory=dict)

@@ -3,25 +3,41 @@
 from .codec import DecodeError, decode, decode_contacts, encode
 from .command import CommandBody, EscalationCommand
 from .contact import ContactEvent, Customer
-from .escalation import EscalationEvent, customer_of, make_escalation_id
-from .page import PageRequest, page_id_for
+from .escalation import EscalationEvent
+from .identity import (
+    SEEN_LIMIT,
+    EscalationRef,
+    InvalidEscalationId,
+    customer_of,
+    issue_state_key,
+    make_escalation_id,
+    parse_escalation_id,
+)
+from .page import PageCustomer, PageRequest, WebhookPage, page_id_for
 from .routed import EscalationSettings, RoutedContact, Routing
 
 __all__ = [
+    "SEEN_LIMIT",
     "CommandBody",
     "ContactEvent",
     "Customer",
     "DecodeError",
     "EscalationCommand",
     "EscalationEvent",
+    "EscalationRef",
     "EscalationSettings",
+    "InvalidEscalationId",
+    "PageCustomer",
     "PageRequest",
     "RoutedContact",
     "Routing",
+    "WebhookPage",
     "customer_of",
     "decode",
     "decode_contacts",
     "encode",
+    "issue_state_key",
     "make_escalation_id",
     "page_id_for",
+    "parse_escalation_id",
 ]

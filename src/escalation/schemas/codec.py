@@ -80,6 +80,16 @@ def encode(message: BaseModel) -> bytes:
     return message.model_dump_json(exclude_none=True).encode()
 
 
+def encode_http_body(message: BaseModel) -> bytes:
+    """Serialize a model sent over HTTP (a webhook page) with every field, nulls included.
+
+    Unlike topic records, an HTTP body keeps its null fields so receivers can read them
+    without checking for the key; orjson writes a UTC time as ``+00:00``, as receivers
+    have always been sent.
+    """
+    return orjson.dumps(message.model_dump())
+
+
 def dumps(value: Any) -> bytes:
     """Serialize plain data (HTTP bodies, logs) as JSON."""
     return orjson.dumps(value)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from .base import Timestamp, WireModel
+from .identity import parse_escalation_id
 
 CommandAction = Literal["ack", "resolve"]
+
+
+def _well_formed(escalation_id: str) -> str:
+    parse_escalation_id(escalation_id)  # InvalidEscalationId is a ValueError: a schema error
+    return escalation_id
+
+
+EscalationId = Annotated[str, AfterValidator(_well_formed)]
 
 
 class CommandBody(WireModel):
@@ -22,7 +31,7 @@ class CommandBody(WireModel):
 class EscalationCommand(WireModel):
     command_id: str = Field(min_length=1, max_length=128)
     action: CommandAction
-    escalation_id: str
+    escalation_id: EscalationId
     customer_id: str
     at: Timestamp
     by: str | None = None

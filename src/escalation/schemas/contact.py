@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from functools import cached_property
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -10,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, StringConstraints, field_validator
 
 from .base import Category, Name, Timestamp, WireModel
+from .identity import issue_digest
 
 Channel = Literal["phone", "email", "chat", "web", "social", "in_person", "survey"]
 Urgency = Literal["low", "normal", "high", "critical"]
@@ -37,7 +37,7 @@ class Customer(WireModel):
 
 
 class ContactEvent(WireModel):
-    """A contact event as published to ``contacts.v1`` (CONTRACT section 3)."""
+    """A contact event as published to ``contacts.v1`` (docs/contract.md, "Contact event")."""
 
     event_id: Name
     occurred_at: Timestamp
@@ -55,17 +55,13 @@ class ContactEvent(WireModel):
 
     @cached_property
     def issue_ref(self) -> str:
-        """What makes two contacts the same issue for one customer (CONTRACT section 3)."""
+        """What makes two contacts the same issue for one customer: the upstream case id,
+        else category and product."""
         if self.issue_key is not None:
             return f"key:{self.issue_key}"
         return f"cat:{self.category}|{self.product or ''}"
 
     @cached_property
     def issue_id(self) -> str:
-        """A short, stable digest of (customer, issue): the state key of the issue."""
+        """A short, stable digest of (customer, issue); see ``identity``."""
         return issue_digest(self.customer.id, self.issue_ref)
-
-
-def issue_digest(customer_id: str, issue_ref: str) -> str:
-    raw = f"{customer_id}\x1f{issue_ref}".encode()
-    return hashlib.blake2s(raw, digest_size=12).hexdigest()

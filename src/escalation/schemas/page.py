@@ -1,4 +1,9 @@
-"""Page requests (``pages.v1``): what the pager delivers to targets."""
+"""Pages: the request on ``pages.v1`` and the body a webhook target receives.
+
+``PageRequest`` is what the escalator asks the pager to deliver; ``WebhookPage`` is the
+JSON a receiver gets for it (docs/contract.md, "Pages"). Both are part of the public
+contract, so both are models with a generated JSON Schema.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,17 @@ from typing import Literal
 from pydantic import Field
 
 from .base import Name, Timestamp, WireModel
+from .contact import Tier
 
 PageAction = Literal["trigger", "acknowledge", "resolve"]
+WebhookEventType = Literal["escalation.paged", "escalation.acked", "escalation.resolved"]
+
+WEBHOOK_EVENT_TYPES: dict[str, WebhookEventType] = {
+    "trigger": "escalation.paged",
+    "acknowledge": "escalation.acked",
+    "resolve": "escalation.resolved",
+}
+"""The webhook ``type`` for each page action."""
 
 
 class PageRequest(WireModel):
@@ -30,6 +44,37 @@ class PageRequest(WireModel):
     contacts: list[str] = Field(default_factory=list)
     targets: list[Name] = Field(default_factory=list)
     created_at: Timestamp
+
+
+class PageCustomer(WireModel):
+    id: Name
+    tier: Tier
+
+
+class WebhookPage(WireModel):
+    """The JSON body a webhook target POSTs for one page, signed per Standard Webhooks.
+
+    Every field is always present; the optional ones are null when unknown, so a
+    receiver can read them without checking for the key.
+    """
+
+    type: WebhookEventType
+    page_id: str = Field(description="the same as the webhook-id header; stable per page")
+    escalation_id: str
+    dedup_key: str = Field(description="the escalation id: groups every page of one escalation")
+    level: int = Field(ge=0)
+    reason: str
+    customer: PageCustomer
+    issue_key: str | None = Field(description="the upstream case id, when the contact had one")
+    category: str
+    product: str | None
+    summary: str | None
+    owner: str
+    team: str
+    contacts: list[str] = Field(description="event ids of the contacts in the escalation")
+    created_at: Timestamp
+    ack_url: str = Field(description="POST here to acknowledge the escalation")
+    resolve_url: str = Field(description="POST here to resolve the escalation")
 
 
 def page_id_for(escalation_id: str, level: int, action: str) -> str:

@@ -6,12 +6,13 @@ from pydantic import Field
 
 from .base import Name, Timestamp, WireModel
 from .contact import ContactEvent
+from .state import MARKS_LIMIT
 
 
 class EscalationSettings(WireModel):
     """The thresholds a route hands to the escalator for this contact's issue."""
 
-    repeat_threshold: int = Field(default=3, ge=1, le=1000)
+    repeat_threshold: int = Field(default=3, ge=1, le=MARKS_LIMIT)
     repeat_window_seconds: int = Field(default=72 * 3600, ge=60)
     page_on_critical: bool = True
 

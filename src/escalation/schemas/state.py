@@ -1,4 +1,11 @@
-"""Per-issue escalation state kept in the escalator's table (changelog-backed)."""
+"""Per-issue state: the escalator's issue table and the router's assignments (changelogs).
+
+Both are written to a changelog with every change and read back on recovery, so their
+size is the cost of every contact: each list here is bounded, and ids are kept as short
+digests where only equality matters. With ids of about 20 characters an open issue takes
+under 1 KiB encoded, and about 6 KiB at most with every kept id 128 characters long
+(``python -m bench.state_size`` measures it; docs/benchmarks.md).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,15 @@ from pydantic import Field
 from .base import Timestamp, WireModel
 
 EscalationStatus = Literal["open", "acked", "resolved"]
+
+MARKS_LIMIT = 20
+"""Recent contacts (time, id) an issue keeps to count repeats in a window; the policy's
+``repeat_threshold`` is at most this."""
+CONTACTS_SHOWN = 10
+"""Event ids of an escalation's contacts carried on its records and pages (the latest)."""
+SUMMARY_LIMIT = 280
+"""Characters of the latest summary kept for later pages; the page that opens an
+escalation carries the triggering contact's whole summary."""
 
 
 class ContactMark(WireModel):
@@ -30,7 +46,9 @@ class IssueState(WireModel):
     team: str
     targets: list[str] = Field(default_factory=list)
     contacts: list[ContactMark] = Field(default_factory=list)
-    seen: list[str] = Field(default_factory=list, description="recent event and command ids")
+    seen: list[str] = Field(
+        default_factory=list, description="digests of recent event and command ids"
+    )
     escalation_id: str | None = None
     escalation_seq: int = 0
     status: EscalationStatus | None = None
@@ -51,4 +69,4 @@ class Assignment(WireModel):
     assigned_at: Timestamp
     last_contact_at: Timestamp
     open: bool = True
-    seen: list[str] = Field(default_factory=list, description="recent event ids")
+    seen: list[str] = Field(default_factory=list, description="digests of recent event ids")

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from escalation.policy import NoLoads, RoutingEngine, load_policy
+from escalation.schemas.identity import seen_token
 from tests.unit.policy.fixtures import LOADED, MORNING, Loads, event
 
 ENGINE = RoutingEngine(LOADED)
@@ -98,7 +99,7 @@ def test_sticky_owner_kept_on_a_further_contact():
     assert later.routing.owner == "chen"
     assert later.routing.sticky is True
     assert later.assignment.assigned_at == first.assignment.assigned_at
-    assert later.assignment.seen == ["a", "b"]
+    assert later.assignment.seen == [seen_token("a"), seen_token("b")]
 
 
 def test_sticky_owner_replaced_when_no_longer_empowered():
@@ -119,7 +120,7 @@ def test_redelivered_event_reproduces_the_decision_without_changing_state():
     )
     assert again.duplicate is True
     assert again.routing.owner == "chen"
-    assert again.assignment.seen == ["a"]
+    assert again.assignment.seen == [seen_token("a")]
 
 
 def test_every_routed_event_carries_the_policy_version():

@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
 from escalation.policy import PolicyError, load_policy
-from escalation.policy.reload import PolicyHolder
+from escalation.policy.reload import Derived, PolicyHolder
 
 EXAMPLE = Path(__file__).parents[3] / "config" / "policy.example.yaml"
 RELOADS = "escalation_policy_reloads_total"
@@ -17,7 +17,7 @@ SUCCESS = "escalation_policy_last_reload_success"
 TIMESTAMP = "escalation_policy_last_reload_timestamp_seconds"
 
 
-def changed(text: str, threshold: int = 30) -> str:
+def changed(text: str, threshold: int = 15) -> str:
     """A valid change with a different size (mtime alone can be coarse on some filesystems)."""
     assert "repeat_threshold: 3 " in text
     return text.replace("repeat_threshold: 3 ", f"repeat_threshold: {threshold} ", 1)
@@ -79,7 +79,7 @@ def test_a_valid_change_swaps_the_policy(policy_file, registry):
     with capture_logs() as logs:
         assert holder.reload("test") is True
     assert holder.current.version != old.version
-    assert holder.current.policy.escalation.repeat_threshold == 30
+    assert holder.current.policy.escalation.repeat_threshold == 15
     assert reloads(registry, "ok") == 1
     assert info(registry, holder, holder.current.version) == 1
     assert info(registry, holder, old.version) is None, "the old version's label set stays"
@@ -180,7 +180,7 @@ async def test_watch_follows_a_configmap_symlink_swap(tmp_path, registry):
     (tmp_path / "..data_tmp").symlink_to("..v2")
     os.replace(tmp_path / "..data_tmp", tmp_path / "..data")
     await eventually(lambda: holder.current.version != old)
-    assert holder.current.policy.escalation.repeat_threshold == 30
+    assert holder.current.policy.escalation.repeat_threshold == 15
     stop.set()
     await asyncio.wait_for(task, 1)
 
@@ -203,3 +203,64 @@ async def test_sighup_triggers_a_reload(policy_file, registry):
     await asyncio.wait_for(task, 1)
     loop = asyncio.get_running_loop()
     assert loop.remove_signal_handler(signal.SIGHUP) is False, "the handler outlived watch"
+
+
+def counting_build(builds: list[str]):
+    def build(loaded) -> tuple[str, int]:
+        builds.append(loaded.version)
+        return loaded.version, len(builds)
+
+    return build
+
+
+def test_derived_rebuilds_once_per_new_version(policy_file, registry):
+    holder = PolicyHolder(policy_file, registry)
+    builds: list[str] = []
+    derived = Derived(holder, counting_build(builds))
+    first = derived.get()
+    assert first == (holder.current.version, 1) and derived.get() is first
+
+    policy_file.write_text(changed(policy_file.read_text()))
+    assert holder.reload("test") is True
+    second = derived.get()
+    assert second == (holder.current.version, 2)
+    assert derived.get() is second and derived.get() is second
+    assert derived.built_from == holder.current.version
+    assert builds == [first[0], second[0]]
+
+
+def test_derived_keeps_its_value_when_a_reload_fails_or_changes_nothing(policy_file, registry):
+    holder = PolicyHolder(policy_file, registry)
+    builds: list[str] = []
+    derived = Derived(holder, counting_build(builds))
+    running = derived.get()
+    text = policy_file.read_text()
+    policy_file.write_text(broken(text))
+    assert holder.reload("test") is False
+    assert derived.get() is running
+    policy_file.write_text(text)
+    assert holder.reload("test") is False  # unchanged
+    assert derived.get() is running
+    assert len(builds) == 1
+
+
+def test_derived_keeps_the_old_value_when_its_build_fails_and_tries_once(policy_file, registry):
+    holder = PolicyHolder(policy_file, registry)
+    calls = []
+
+    def build(loaded):
+        calls.append(loaded.version)
+        if len(calls) > 1:
+            raise RuntimeError("cannot build")
+        return "built from the first policy"
+
+    derived = Derived(holder, build)
+    first = holder.current.version
+    policy_file.write_text(changed(policy_file.read_text()))
+    assert holder.reload("test") is True
+    with capture_logs() as logs:
+        assert derived.get() == "built from the first policy"
+        assert derived.get() == "built from the first policy"
+    assert calls == [first, holder.current.version], "one attempt per version"
+    assert derived.built_from == first
+    assert [e["event"] for e in logs] == ["policy.rebuild_failed"]

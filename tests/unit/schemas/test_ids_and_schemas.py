@@ -1,25 +1,75 @@
 import json
 
 import pytest
+from tests.unit.factories import contact_data
 
-from escalation.schemas import customer_of, make_escalation_id, page_id_for
-from escalation.schemas.escalation import InvalidEscalationId
+from escalation.schemas import (
+    ContactEvent,
+    InvalidEscalationId,
+    customer_of,
+    issue_state_key,
+    make_escalation_id,
+    page_id_for,
+    parse_escalation_id,
+)
+from escalation.schemas.identity import SEEN_LIMIT, issue_digest, remember, seen_token
 from escalation.schemas.jsonschema import EXPORTED, SCHEMA_DIR, render
 
+ISSUE = "0123456789abcdef01234567"
 
-@pytest.mark.parametrize("customer", ["C-1042", "ünïcode/ id", "a.b.c", "x" * 128])
-def test_escalation_id_embeds_the_customer_url_safe(customer):
-    escalation_id = make_escalation_id(customer, "abc123", 2)
+
+@pytest.mark.parametrize("customer", ["C-1042", "ünïcode/ id", "a.b.c", "x" * 128, "😀" * 128])
+def test_escalation_id_embeds_customer_issue_and_sequence(customer):
+    escalation_id = make_escalation_id(customer, ISSUE, 10**19)
+    assert parse_escalation_id(escalation_id) == (customer, ISSUE, 10**19)
     assert customer_of(escalation_id) == customer
     assert all(c.isalnum() or c in "._-" for c in escalation_id)
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "e1.Qy0x", "e2.Qy0x.abc.1", "e1.Qy0x.abc.one", "e1.*.a.1", "e1..abc.1"]
+    "bad",
+    [
+        "",
+        "e1.Qy0x",
+        f"e2.Qy0x.{ISSUE}.1",
+        f"e1.Qy0x.{ISSUE}.one",
+        f"e1.Qy0x.{ISSUE}.01",
+        f"e1.Qy0x.{ISSUE}.\u0661",
+        "e1.Qy0x.abc.1",
+        f"e1.*.{ISSUE}.1",
+        f"e1..{ISSUE}.1",
+        f"e1.Qy0xx.{ISSUE}.1",
+        f"e1.Qy0x.{ISSUE.upper()}.1",
+        f"e1.Qy0x.{ISSUE}.{'9' * 800}",
+    ],
 )
 def test_malformed_escalation_ids_are_refused(bad):
     with pytest.raises(InvalidEscalationId):
-        customer_of(bad)
+        parse_escalation_id(bad)
+
+
+def test_issue_identity_is_one_function_of_customer_and_case():
+    a = ContactEvent.model_validate(contact_data(event_id="a", issue_key="ticket-1"))
+    b = ContactEvent.model_validate(
+        contact_data(event_id="b", issue_key="ticket-1", category="other.thing")
+    )
+    assert a.issue_id == b.issue_id == issue_digest(a.customer.id, "key:ticket-1")
+    assert issue_state_key(a.customer.id, a.issue_id) == f"{a.customer.id}/{a.issue_id}".encode()
+    escalation_id = make_escalation_id(a.customer.id, a.issue_id, 1)
+    ref = parse_escalation_id(escalation_id)
+    assert issue_state_key(ref.customer_id, ref.issue_id) == issue_state_key(
+        a.customer.id, a.issue_id
+    )
+
+
+def test_seen_memory_is_bounded_and_fixed_size():
+    seen: list[str] = []
+    for n in range(SEEN_LIMIT + 5):
+        seen = remember(seen, seen_token(f"event-{n}" * 20))
+    assert len(seen) == SEEN_LIMIT
+    assert {len(token) for token in seen} == {11}
+    assert seen_token("event-0" * 20) not in seen
+    assert seen[-1] == seen_token(f"event-{SEEN_LIMIT + 4}" * 20)
 
 
 def test_page_ids_are_stable_and_distinct_per_level_and_action():

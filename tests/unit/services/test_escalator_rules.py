@@ -1,8 +1,10 @@
 from datetime import UTC, datetime
 
+import pytest
 from tests.unit.factories import T0, hours, routed
 
-from escalation.schemas import EscalationCommand
+from escalation.schemas import SEEN_LIMIT, EscalationCommand, codec
+from escalation.schemas.state import CONTACTS_SHOWN, MARKS_LIMIT
 from escalation.services.escalator.rules import decide_command, decide_contact
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
@@ -98,8 +100,14 @@ def test_ack_then_resolve_emit_once_each():
 
 def test_command_for_another_escalation_is_stale():
     state, _ = feed(routed("a", T0, urgency="critical"))
-    assert decide_command(state, command("e1.Qy0xMDQy.other.1"), NOW).outcome == "stale"
-    assert decide_command(None, command("e1.Qy0xMDQy.other.1"), NOW).outcome == "stale"
+    assert (
+        decide_command(state, command("e1.Qy0xMDQy.ffffffffffffffffffffffff.1"), NOW).outcome
+        == "stale"
+    )
+    assert (
+        decide_command(None, command("e1.Qy0xMDQy.ffffffffffffffffffffffff.1"), NOW).outcome
+        == "stale"
+    )
 
 
 def test_after_resolution_a_new_escalation_gets_a_new_id():
@@ -110,3 +118,34 @@ def test_after_resolution_a_new_escalation_gets_a_new_id():
     assert decisions[0].outcome == "opened"
     assert state.escalation_id != first_id
     assert state.escalation_id.endswith(".2")
+
+
+def test_a_command_with_a_malformed_escalation_id_is_a_schema_error():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"e1\.<customer>"):
+        command("e1.Qy0xMDQy.other.1")
+
+
+def test_state_stays_bounded_however_many_contacts_and_commands():
+    # Every contact on one open issue, ids as long as the schema allows.
+    long_id = "x" * 120
+    state, _ = feed(routed(f"{long_id}-0", T0, urgency="critical"))
+    for n in range(1, 300):
+        state, _ = feed(routed(f"{long_id}-{n}", T0 + hours(n / 10)), state=state)
+    state = decide_command(state, command(state.escalation_id, command_id="c" * 128), NOW).state
+    assert len(state.seen) == SEEN_LIMIT
+    assert len(state.contacts) == MARKS_LIMIT
+    assert len(state.escalation_contacts) == CONTACTS_SHOWN
+    # Worst case: every kept id as long as the schema allows (128); about 1 KiB at 20.
+    assert len(codec.encode(state)) < 6 * 1024
+
+
+def test_typical_open_issue_state_is_under_one_kib():
+    state, _ = feed(
+        routed("crm-7781-1", T0, summary="AC failed again after repair; house at 31 C"),
+        routed("crm-7781-2", T0 + hours(20), summary="Called again, nobody came"),
+        routed("crm-7781-3", T0 + hours(30), summary="Third call: elderly customer, heat"),
+    )
+    assert state.status == "open"
+    assert len(codec.encode(state)) <= 1024

@@ -149,7 +149,7 @@ async def test_commands_are_keyed_by_the_customer_the_id_embeds():
     from escalation.schemas import make_escalation_id
 
     intake, producer = make()
-    escalation_id = make_escalation_id("C-7", "abc", 1)
+    escalation_id = make_escalation_id("C-7", "0123456789abcdef01234567", 1)
     reply = await intake.post_command(escalation_id, "ack", JSON, b'{"by": "chen"}')
     assert reply.status == 202
     topic, key, value, _ = producer.sent[0]
@@ -162,3 +162,8 @@ async def test_commands_are_keyed_by_the_customer_the_id_embeds():
     )
     assert (await intake.post_command("bogus", "ack", JSON, b"")).status == 404
     assert (await intake.post_command(escalation_id, "resolve", JSON, b'{"by": 3}')).status == 422
+    malformed = await intake.post_command(escalation_id, "ack", JSON, b'{"by": ')
+    assert (malformed.status, problem(malformed)["type"]) == (
+        400,
+        "https://escalation.dev/problems/malformed-json",
+    )

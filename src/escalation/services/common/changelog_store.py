@@ -33,16 +33,21 @@ Encode = Callable[[bytes, Any], bytes]
 Decode = Callable[[bytes, bytes], Any]
 
 
-class ChangelogStore:
-    """key -> value per partition, with the keys changed not yet taken by ``changes``."""
+class PartitionStore:
+    """key -> value per partition, in memory, with the keys changed not yet taken.
 
-    def __init__(self, settings: Settings, topic: str, encode: Encode, decode: Decode) -> None:
-        self.settings = settings
-        self.topic = topic
-        self.encode = encode
-        self.decode = decode
+    ``policy replay`` runs the router's state on this directly (nothing written); the
+    services use :class:`ChangelogStore`, which adds recovery from the changelog.
+    """
+
+    def __init__(self) -> None:
         self.data: dict[int, dict[bytes, Any]] = {}
         self.dirty: dict[int, set[bytes]] = {}
+
+    def open(self, partition: int) -> None:
+        """Hold ``partition`` with no state (replay; the services recover instead)."""
+        self.data.setdefault(partition, {})
+        self.dirty.setdefault(partition, set())
 
     # -- reads and writes, only for partitions this process holds --------------------------
 
@@ -65,6 +70,24 @@ class ChangelogStore:
         self.data[partition].pop(key, None)
         self.dirty[partition].add(key)
 
+    # -- assignment ------------------------------------------------------------------------
+
+    def drop(self, partitions: Iterable[int]) -> None:
+        for partition in partitions:
+            self.data.pop(partition, None)
+            self.dirty.pop(partition, None)
+
+
+class ChangelogStore(PartitionStore):
+    """A :class:`PartitionStore` recovered from, and written through, a changelog topic."""
+
+    def __init__(self, settings: Settings, topic: str, encode: Encode, decode: Decode) -> None:
+        super().__init__()
+        self.settings = settings
+        self.topic = topic
+        self.encode = encode
+        self.decode = decode
+
     def changes(self) -> Iterator[tuple[int, bytes, bytes | None]]:
         """(partition, key, encoded value or None for a tombstone) of every changed key.
 
@@ -77,13 +100,6 @@ class ChangelogStore:
                 value = values.get(key)
                 yield partition, key, None if value is None else self.encode(key, value)
             keys.clear()
-
-    # -- assignment ------------------------------------------------------------------------
-
-    def drop(self, partitions: Iterable[int]) -> None:
-        for partition in partitions:
-            self.data.pop(partition, None)
-            self.dirty.pop(partition, None)
 
     async def recover(self, partitions: Iterable[int]) -> None:
         """Rebuild each partition's state from its changelog, up to the true end offset."""

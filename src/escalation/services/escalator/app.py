@@ -13,8 +13,7 @@ import structlog
 from faust.types import EventT
 from prometheus_client import Counter
 
-from escalation.schemas import codec
-from escalation.schemas.escalation import customer_of
+from escalation.schemas import codec, issue_state_key, parse_escalation_id
 from escalation.schemas.state import IssueState
 from escalation.services.common.settings import Settings
 from escalation.services.common.stream import StreamService
@@ -57,13 +56,13 @@ class EscalatorService(StreamService):
         now = datetime.now(UTC)
         if event.message.topic == COMMANDS:
             command = codec.decode_command(event.message.value)
-            issue_id = command.escalation_id.split(".")[2]
-            key = f"{customer_of(command.escalation_id)}/{issue_id}".encode()
+            ref = parse_escalation_id(command.escalation_id)
+            key = issue_state_key(ref.customer_id, ref.issue_id)
             decision = decide_command(self._load(key), command, now)
             kind = "command"
         else:
             routed = codec.decode_routed(event.message.value)
-            key = f"{routed.customer.id}/{routed.issue_id}".encode()
+            key = issue_state_key(routed.customer.id, routed.issue_id)
             decision = decide_contact(self._load(key), routed, routed.routing, now)
             kind = "contact"
         self.outcomes.labels(kind, decision.outcome).inc()

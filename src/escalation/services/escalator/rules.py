@@ -20,11 +20,14 @@ from escalation.schemas import (
     page_id_for,
 )
 from escalation.schemas.base import trusted
-from escalation.schemas.state import ContactMark, IssueState
-
-SEEN_LIMIT = 512
-"""How many recent event/command ids an issue remembers for dedup."""
-CONTACTS_LIMIT = 256
+from escalation.schemas.identity import remember, seen_token
+from escalation.schemas.state import (
+    CONTACTS_SHOWN,
+    MARKS_LIMIT,
+    SUMMARY_LIMIT,
+    ContactMark,
+    IssueState,
+)
 
 
 @dataclass
@@ -34,10 +37,6 @@ class Decision:
     pages: list[PageRequest] = field(default_factory=list)
     outcome: str = "recorded"
     """recorded | duplicate | opened | grouped | acked | resolved | stale | ignored"""
-
-
-def _remember(seen: list[str], ident: str) -> list[str]:
-    return [*seen[-(SEEN_LIMIT - 1) :], ident]
 
 
 def _new_state(contact: ContactEvent, routing: Routing) -> IssueState:
@@ -51,7 +50,7 @@ def _new_state(contact: ContactEvent, routing: Routing) -> IssueState:
         issue_key=contact.issue_key,
         category=contact.category,
         product=contact.product,
-        summary=contact.summary,
+        summary=_short(contact.summary),
         owner=routing.owner,
         team=routing.team,
         targets=routing.targets,
@@ -65,6 +64,10 @@ def _new_state(contact: ContactEvent, routing: Routing) -> IssueState:
         opened_at=None,
         updated_at=None,
     )
+
+
+def _short(summary: str | None) -> str | None:
+    return summary if summary is None or len(summary) <= SUMMARY_LIMIT else summary[:SUMMARY_LIMIT]
 
 
 def densest_window(marks: list[ContactMark], at: datetime, window: timedelta) -> list[ContactMark]:
@@ -124,7 +127,9 @@ def _record(
     )
 
 
-def _page(state: IssueState, action: str, reason: str, now: datetime) -> PageRequest:
+def _page(
+    state: IssueState, action: str, reason: str, now: datetime, summary: str | None = None
+) -> PageRequest:
     assert state.escalation_id is not None
     return PageRequest(
         page_id=page_id_for(state.escalation_id, state.level, action),
@@ -140,7 +145,7 @@ def _page(state: IssueState, action: str, reason: str, now: datetime) -> PageReq
         product=state.product,
         owner=state.owner,
         team=state.team,
-        summary=state.summary,
+        summary=summary or state.summary,
         contacts=state.escalation_contacts,
         targets=state.targets,
         created_at=now,
@@ -151,7 +156,8 @@ def decide_contact(
     state: IssueState | None, contact: ContactEvent, routing: Routing, now: datetime
 ) -> Decision:
     """Record a routed contact on its issue; open an escalation when a threshold is crossed."""
-    if state is not None and contact.event_id in state.seen:
+    token = seen_token(contact.event_id)
+    if state is not None and token in state.seen:
         return Decision(state, outcome="duplicate")
     state = state or _new_state(contact, routing)
     window = timedelta(seconds=routing.escalation.repeat_window_seconds)
@@ -160,15 +166,15 @@ def decide_contact(
     marks = sorted(
         [*marks, trusted(ContactMark, event_id=contact.event_id, at=contact.occurred_at)],
         key=lambda m: m.at,
-    )[-CONTACTS_LIMIT:]
+    )[-MARKS_LIMIT:]
     in_window = densest_window(marks, contact.occurred_at, window)
     active = state.status in ("open", "acked")
     state = state.model_copy(
         update={
             "contacts": marks,
-            "seen": _remember(state.seen, contact.event_id),
+            "seen": remember(state.seen, token),
             "customer_tier": contact.customer.tier,
-            "summary": contact.summary or state.summary,
+            "summary": _short(contact.summary) or state.summary,
             # An open issue keeps its owner: the customer never starts over with someone new.
             "owner": state.owner if active else routing.owner,
             "team": state.team if active else routing.team,
@@ -180,7 +186,7 @@ def decide_contact(
         grouped = state.model_copy(
             update={
                 "escalation_contacts": [*state.escalation_contacts, contact.event_id][
-                    -CONTACTS_LIMIT:
+                    -CONTACTS_SHOWN:
                 ]
             }
         )
@@ -195,7 +201,7 @@ def decide_contact(
             "escalation_id": make_escalation_id(state.customer_id, state.issue_id, sequence),
             "status": "open",
             "level": 1,
-            "escalation_contacts": [m.event_id for m in in_window],
+            "escalation_contacts": [m.event_id for m in in_window][-CONTACTS_SHOWN:],
             "opened_at": now,
         }
     )
@@ -206,7 +212,7 @@ def decide_contact(
             _record("opened", opened, now, reason, cause),
             _record("paged", opened, now, reason, cause),
         ],
-        pages=[_page(opened, "trigger", reason, now)],
+        pages=[_page(opened, "trigger", reason, now, contact.summary)],
         outcome="opened",
     )
 
@@ -215,9 +221,10 @@ def decide_command(state: IssueState | None, command: EscalationCommand, now: da
     """Apply an ack or resolve to the escalation it names, once."""
     if state is None or state.escalation_id != command.escalation_id:
         return Decision(state, outcome="stale")
-    if command.command_id in state.seen:
+    token = seen_token(command.command_id)
+    if token in state.seen:
         return Decision(state, outcome="duplicate")
-    seen = _remember(state.seen, command.command_id)
+    seen = remember(state.seen, token)
     if state.status == "resolved" or (command.action == "ack" and state.status == "acked"):
         return Decision(state.model_copy(update={"seen": seen}), outcome="ignored")
     status = "acked" if command.action == "ack" else "resolved"

@@ -14,7 +14,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Histogram
 
 from escalation.schemas import ContactEvent, EscalationCommand, codec
-from escalation.schemas.escalation import InvalidEscalationId, customer_of
+from escalation.schemas.identity import InvalidEscalationId, customer_of
 from escalation.services.common.metrics import ServiceMetrics
 from escalation.services.common.problems import PROBLEM_JSON, Problem
 from escalation.services.common.settings import Settings
@@ -221,7 +221,8 @@ class Intake:
                 parsed = codec.decode_command_body(body)
             except codec.DecodeError as exc:
                 status = 400 if exc.kind == "malformed" else 422
-                raise Problem(status, "schema-violation", exc.detail, exc.errors or None) from exc
+                slug = "malformed-json" if status == 400 else "schema-violation"
+                raise Problem(status, slug, exc.detail, exc.errors or None) from exc
             command = EscalationCommand(
                 command_id=f"cmd_{secrets.token_hex(12)}",
                 action=action,

@@ -32,8 +32,8 @@ from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Counter
 
 from escalation.policy.engine import RoutingEngine
-from escalation.policy.reload import PolicyHolder
-from escalation.schemas import ContactEvent, DecodeError, Routing, codec
+from escalation.policy.reload import Derived, PolicyHolder
+from escalation.schemas import ContactEvent, DecodeError, Routing, codec, issue_state_key
 from escalation.services.common.broker import until_broker_answers
 from escalation.services.common.changelog_store import ChangelogStore
 from escalation.services.common.dlq import dead_letter_headers
@@ -50,7 +50,7 @@ from escalation.services.common.topics import (
     dlq_of,
 )
 
-from .ownership import Ownership, decode_assignment, encode_assignment, issue_key
+from .ownership import Ownership, decode_assignment, encode_assignment
 
 log = structlog.get_logger(__name__)
 
@@ -77,7 +77,7 @@ class Router:
         self.settings = settings
         self.metrics = ServiceMetrics("router")
         self.holder = PolicyHolder(settings.policy, self.metrics.registry)
-        self.engine = RoutingEngine(self.holder.current)
+        self.engines = Derived(self.holder, RoutingEngine)
         self.store = ChangelogStore(
             settings, ROUTER_CHANGELOG, encode_assignment, decode_assignment
         )
@@ -138,9 +138,7 @@ class Router:
     # -- the loop ------------------------------------------------------------------------
 
     def _engine(self) -> RoutingEngine:
-        if self.engine.loaded is not self.holder.current:
-            self.engine = RoutingEngine(self.holder.current)
-        return self.engine
+        return self.engines.get()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -203,7 +201,7 @@ class Router:
         """Decide, queue the routed record, update the state; 1 if routed (not a duplicate)."""
         contact = codec.decode_contact(message.value)
         partition = message.partition
-        key = issue_key(contact.customer.id, contact.issue_id)
+        key = issue_state_key(contact.customer.id, contact.issue_id)
         current = self.state.assignment(partition, key)
         decision = engine.decide(contact, datetime.now(UTC), current, self.state)
         value = routed_bytes(contact, decision.routing)
@@ -218,10 +216,7 @@ class Router:
         if decision.duplicate:
             self.metrics.duplicates.labels(CONTACTS).inc()
             return 0
-        if decision.released_from is not None:
-            self.state.release(decision.released_from, partition, contact.issue_id)
-        self.state.hold(decision.assignment.owner, partition, contact.issue_id, decision.assignment)
-        self.state.save(partition, key, decision.assignment)
+        self.state.record(partition, key, decision)
         routing = decision.routing
         choice = (
             "fallback"
@@ -244,7 +239,7 @@ class Router:
         record = codec.decode_escalation(message.value)
         if record.type != "resolved":
             return
-        key = issue_key(record.customer_id, record.issue_id)
+        key = issue_state_key(record.customer_id, record.issue_id)
         current = self.state.assignment(message.partition, key)
         if current is None or not current.open:
             return

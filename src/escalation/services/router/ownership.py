@@ -14,9 +14,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from escalation.policy import RouteDecision
 from escalation.schemas import codec
 from escalation.schemas.state import Assignment
-from escalation.services.common.changelog_store import ChangelogStore
+from escalation.services.common.changelog_store import PartitionStore
 
 Entry = tuple[datetime, datetime]
 """(assigned at, last contact at) of one issue an owner holds."""
@@ -32,12 +33,8 @@ def decode_assignment(key: bytes, value: bytes) -> Any:
     return codec.decode_assignment(value)
 
 
-def issue_key(customer_id: str, issue_id: str) -> bytes:
-    return f"{customer_id}/{issue_id}".encode()
-
-
 class Ownership:
-    """Assignments in a :class:`ChangelogStore` (key ``a/<customer>/<issue>``) and loads.
+    """Assignments in a :class:`PartitionStore` (key ``a/<customer>/<issue>``) and loads.
 
     An owner's idle issues (past ``release_after``) are dropped from the index when the
     owner is given another issue in that partition; after a rebuild they stay until
@@ -45,7 +42,7 @@ class Ownership:
     latest assignment can see the difference.
     """
 
-    def __init__(self, store: ChangelogStore) -> None:
+    def __init__(self, store: PartitionStore) -> None:
         self.store = store
         self.release_after = timedelta(days=14)
         self.loads: dict[tuple[str, int], dict[str, Entry]] = {}
@@ -76,6 +73,17 @@ class Ownership:
                 self.store.delete(partition, key)
             forgotten += len(idle)
         return forgotten
+
+    def record(self, partition: int, key: bytes, decision: RouteDecision) -> None:
+        """Apply a (non-duplicate) routing decision: move the load, save the assignment.
+
+        The live router and ``policy replay`` both go through here.
+        """
+        assignment = decision.assignment
+        if decision.released_from is not None:
+            self.release(decision.released_from, partition, assignment.issue_id)
+        self.hold(assignment.owner, partition, assignment.issue_id, assignment)
+        self.save(partition, key, assignment)
 
     def assignment(self, partition: int, key: bytes) -> Assignment | None:
         return self.store.get(partition, b"a/" + key)

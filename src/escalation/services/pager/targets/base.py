@@ -2,34 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass
 
 import httpx
 
 from escalation.schemas import PageRequest
-
-_VAR = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}")
-
-
-class TargetConfigError(ValueError):
-    pass
-
-
-def expand_env(text: str, environ: dict[str, str] | None = None) -> str:
-    """Expand ``${VAR}`` and ``${VAR:-default}``; an unset VAR without default is an error."""
-    env = os.environ if environ is None else environ
-
-    def replace(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
-            return default
-        raise TargetConfigError(f"environment variable {name} is not set")
-
-    return _VAR.sub(replace, text)
 
 
 @dataclass(frozen=True)
