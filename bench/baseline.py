@@ -1,8 +1,9 @@
 """Raw aiokafka baselines, tuned as the services are, so a ratio to them means something.
 
 Every baseline client takes its options from ``Settings`` as the services do (acks=all,
-linger, the embedded fetch wait), the router's batch and fetch sizes
-(``ROUTER_BATCH_BYTES``, ``ROUTER_FETCH_BYTES``, ``ROUTER_MAX_RECORDS``), and writes
+the embedded fetch wait), the router's producer options (batch size, no linger) and
+fetch sizes (``router_producer_options``, ``ROUTER_FETCH_BYTES``,
+``ROUTER_MAX_RECORDS``), and writes
 through the same ``Outbox`` (one record batch per partition, awaited together); the
 bench runs them on uvloop with the services' garbage-collector setting
 (``runner.tune_gc``). What a baseline leaves out is the services' own work: policy
@@ -22,9 +23,9 @@ from escalation.schemas import codec
 from escalation.services.common.outbox import Outbox
 from escalation.services.common.settings import Settings
 from escalation.services.router.app import (
-    ROUTER_BATCH_BYTES,
     ROUTER_FETCH_BYTES,
     ROUTER_MAX_RECORDS,
+    router_producer_options,
 )
 
 PARTITIONS = 2
@@ -32,8 +33,8 @@ PARTITIONS = 2
 
 
 def producer(bootstrap: str) -> AIOKafkaProducer:
-    options = Settings(kafka_bootstrap=bootstrap).producer_options()
-    return AIOKafkaProducer(**options, max_batch_size=ROUTER_BATCH_BYTES)
+    """The router's producer: the profile's options, whole batches sent without linger."""
+    return AIOKafkaProducer(**router_producer_options(Settings(kafka_bootstrap=bootstrap)))
 
 
 def consumer(bootstrap: str, topic: str, group: str) -> AIOKafkaConsumer:

@@ -86,8 +86,10 @@ async def test_faust_consumers_take_the_fetch_wait_from_the_broker_url():
         await consumer.stop()
 
 
-def test_faust_producers_linger_like_the_others_on_the_embedded_broker_only():
-    assert Settings().faust_options()["producer_linger"] == 0.001
+def test_linger_five_ms_for_intake_one_for_faust_on_the_embedded_broker():
+    embedded = Settings()
+    assert embedded.producer_options()["linger_ms"] == 5
+    assert embedded.faust_options()["producer_linger"] == 0.001
     production = Settings(profile="production", intake_tokens={"crm": digest("t")})
     assert "producer_linger" not in production.faust_options()
     assert production.producer_options()["linger_ms"] == 5

@@ -63,6 +63,14 @@ ROUTER_BATCH_BYTES = 512 * 1024
 """Producer record batch size, under Kafka's default 1 MB message.max.bytes."""
 
 
+def router_producer_options(settings: Settings) -> dict[str, Any]:
+    """The profile's producer, with no linger: the Outbox hands over whole batches, and a
+    linger would only delay the flush the loop awaits before it commits (measured: the
+    raw loop of bench/baseline.py 25-70 % faster at 0 ms than at 1 ms)."""
+    options = settings.producer_options()
+    return {**options, "linger_ms": 0, "max_batch_size": ROUTER_BATCH_BYTES}
+
+
 def routed_bytes(contact: ContactEvent, routing: Routing) -> bytes:
     """``codec.encode(RoutedContact(**contact, routing=routing))`` without building the model.
 
@@ -99,9 +107,7 @@ class Router:
             partition_assignment_strategy=(RangePartitionAssignor,),
             max_partition_fetch_bytes=ROUTER_FETCH_BYTES,
         )
-        self.producer = AIOKafkaProducer(
-            **settings.producer_options(), max_batch_size=ROUTER_BATCH_BYTES
-        )
+        self.producer = AIOKafkaProducer(**router_producer_options(settings))
         single = {ROUTER_CHANGELOG} if settings.single_record_batches else set()
         self.single_record_topics = frozenset(single)
 
