@@ -88,7 +88,14 @@ class PageBench:
         eventually(self._receiver_up, "bench receiver to listen", 30)
         policy = bench_policy(Path(self.tmp.name), f"{self.url}/pages")
         self.stack = start_stack(
-            {"BENCH_PAGE_SECRET": self.secret}, policy=policy, partitions=self.partitions
+            {
+                "BENCH_PAGE_SECRET": self.secret,
+                # The bench measures capacity, not intake's per-source rate limit.
+                "ESCALATION_INTAKE_RATE_PER_SOURCE": "1000000",
+                "ESCALATION_INTAKE_BURST_PER_SOURCE": "1000000",
+            },
+            policy=policy,
+            partitions=self.partitions,
         )
 
     def stop(self) -> None:

@@ -12,6 +12,8 @@ through.
 
 from __future__ import annotations
 
+import httpx
+
 from escalation.schemas import codec
 
 from .baseline import PARTITIONS
@@ -45,92 +47,109 @@ def _latency(outcome: Outcome) -> str:
     return text + f", {outcome.duplicates} duplicate deliveries"
 
 
-def run_scenarios(table: Table, n: int, rate: float, seconds: float, burst: int, run: str) -> None:
-    """Every end-to-end row of the table, on one stack."""
+def offered_rate(table: Table, bench: PageBench, rate: float, seconds: float, run: str) -> None:
     from .hops import hop_split
 
-    bench = PageBench(PARTITIONS)
-    bench.start()
     assert bench.stack is not None
+    before = cpu_by_process(bench.stack.process.pid)
+    offered = bench.run(realistic(int(rate * seconds), f"{run}r"), rate=rate)
+    spent = per_contact(before, cpu_by_process(bench.stack.process.pid), offered.contacts)
+    assert offered.load is not None
+    table.add(
+        f"contact -> page at {rate:,.0f} ev/s offered for {seconds:.0f} s (one event per "
+        "POST, open loop; realistic mix)",
+        offered.p(0.99),
+        "ms",
+        text=_latency(offered),
+        note=f"sender at most {offered.load.behind * 1000:.0f} ms behind its schedule",
+    )
+    hops = hop_split(bench.stack.bootstrap, PARTITIONS, offered.matched)
+    table.add(
+        "  where that time goes, p50 / p99 ms",
+        0,
+        "ms",
+        text=", ".join(f"{hop} {p50:.0f} / {p99:.0f}" for hop, (p50, p99) in hops.items()),
+    )
+    table.add("  CPU per contact at that rate, microseconds", 0, "us", text=spent)
+
+
+def intake_single(table: Table, bench: PageBench, n: int, run: str) -> None:
+    single = bench.run(routine_posts(n, f"{run}s"), connections=64)
+    bench.run(end_markers(f"{run}s", PARTITIONS))  # drained before the next figure
+    assert single.load is not None
+    table.add(
+        "intake, one event per request (64 connections)",
+        single.load.rate,
+        "req/s",
+        text=f"{single.load.rate:,.0f} req/s (p99 {single.load.p99_ms:.0f} ms)",
+        of="produce",
+    )
+
+
+def saturated(table: Table, bench: PageBench, n: int, run: str) -> None:
+    mix = realistic(n, f"{run}m")
+    mix.extend(end_markers(f"{run}m", PARTITIONS))
+    outcome = bench.run(mix, batch=BATCH, connections=8)
+    assert outcome.load is not None
+    accepted = outcome.contacts / outcome.load.seconds
+    table.add(f"intake, {BATCH} events per request (8 connections)", accepted, "ev/s", of="produce")
+    table.add(
+        "end to end, saturated: intake -> router -> escalator -> pager -> receiver "
+        f"(realistic mix, {BATCH} per POST; clock stops at the last verified page)",
+        outcome.contacts / outcome.seconds,
+        "ev/s",
+        of="chain",
+        note=_latency(outcome),
+    )
+
+
+def heavy_shapes(table: Table, bench: PageBench, burst: int, run: str) -> None:
+    everyone = bench.run(critical_burst(burst, f"{run}b"), batch=BATCH, connections=8)
+    table.add(
+        f"burst: {burst:,} critical contacts, each its own issue, {BATCH} per POST",
+        everyone.pages / everyone.seconds,
+        "pages/s",
+        key="burst",
+        note=_latency(everyone),
+    )
+    repeats = same_issues(burst, 30, f"{run}i")
+    repeats.extend(end_markers(f"{run}i", PARTITIONS))
+    again = bench.run(repeats, batch=BATCH, connections=8)
+    table.add(
+        f"repeats: {burst:,} contacts on 30 issues (each pages once), {BATCH} per POST",
+        again.contacts / again.seconds,
+        "ev/s",
+        note=_latency(again),
+    )
+    bench.set_delay(SLOW_RECEIVER_MS)
     try:
-        bench.run(realistic(1000, f"{run}w"), rate=500)  # joins, connections, first decisions
-
-        before = cpu_by_process(bench.stack.process.pid)
-        offered = bench.run(realistic(int(rate * seconds), f"{run}r"), rate=rate)
-        spent = per_contact(before, cpu_by_process(bench.stack.process.pid), offered.contacts)
-        assert offered.load is not None
-        table.add(
-            f"contact -> page at {rate:,.0f} ev/s offered for {seconds:.0f} s (one event per "
-            "POST, open loop; realistic mix)",
-            offered.p(0.99),
-            "ms",
-            text=_latency(offered),
-            note=f"sender at most {offered.load.behind * 1000:.0f} ms behind its schedule",
-        )
-        hops = hop_split(bench.stack.bootstrap, PARTITIONS, offered.matched)
-        table.add(
-            "  where that time goes, p50 / p99 ms",
-            0,
-            "ms",
-            text=", ".join(f"{hop} {p50:.0f} / {p99:.0f}" for hop, (p50, p99) in hops.items()),
-        )
-        table.add("  CPU per contact at that rate, microseconds", 0, "us", text=spent)
-
-        single = bench.run(routine_posts(n // 2, f"{run}s"), connections=64)
-        bench.run(end_markers(f"{run}s", PARTITIONS))  # drained before the next figure
-        assert single.load is not None
-        table.add(
-            "intake, one event per request (64 connections)",
-            single.load.rate,
-            "req/s",
-            text=f"{single.load.rate:,.0f} req/s (p99 {single.load.p99_ms:.0f} ms)",
-            of="produce",
-        )
-
-        mix = realistic(n, f"{run}m")
-        mix.extend(end_markers(f"{run}m", PARTITIONS))
-        saturated = bench.run(mix, batch=BATCH, connections=8)
-        assert saturated.load is not None
-        accepted = saturated.contacts / saturated.load.seconds
-        table.add(
-            f"intake, {BATCH} events per request (8 connections)", accepted, "ev/s", of="produce"
-        )
-        table.add(
-            "end to end, saturated: intake -> router -> escalator -> pager -> receiver "
-            f"(realistic mix, {BATCH} per POST; clock stops at the last verified page)",
-            saturated.contacts / saturated.seconds,
-            "ev/s",
-            of="chain",
-            note=_latency(saturated),
-        )
-
-        everyone = bench.run(critical_burst(burst, f"{run}b"), batch=BATCH, connections=8)
-        table.add(
-            f"burst: {burst:,} critical contacts, each its own issue, {BATCH} per POST",
-            everyone.pages / everyone.seconds,
-            "pages/s",
-            key="burst",
-            note=_latency(everyone),
-        )
-
-        repeats = same_issues(burst, 30, f"{run}i")
-        repeats.extend(end_markers(f"{run}i", PARTITIONS))
-        again = bench.run(repeats, batch=BATCH, connections=8)
-        table.add(
-            f"repeats: {burst:,} contacts on 30 issues (each pages once), {BATCH} per POST",
-            again.contacts / again.seconds,
-            "ev/s",
-            note=_latency(again),
-        )
-
-        bench.set_delay(SLOW_RECEIVER_MS)
         slow = bench.run(critical_burst(SLOW_PAGES, f"{run}d"), batch=BATCH, connections=8)
+    finally:
         bench.set_delay(0)
-        table.add(
-            f"slow receiver ({SLOW_RECEIVER_MS} ms per POST): {SLOW_PAGES} critical contacts",
-            slow.pages / slow.seconds,
-            "pages/s",
-            note=_latency(slow),
-        )
+    table.add(
+        f"slow receiver ({SLOW_RECEIVER_MS} ms per POST): {SLOW_PAGES} critical contacts",
+        slow.pages / slow.seconds,
+        "pages/s",
+        note=_latency(slow),
+    )
+
+
+def run_scenarios(table: Table, n: int, rate: float, seconds: float, burst: int, run: str) -> None:
+    """Every end-to-end row of the table, on one stack; a failed step is a row saying so."""
+    bench = PageBench(PARTITIONS)
+    steps = [
+        ("offered rate", lambda: offered_rate(table, bench, rate, seconds, run)),
+        ("intake alone", lambda: intake_single(table, bench, n // 2, run)),
+        ("saturated", lambda: saturated(table, bench, n, run)),
+        ("heavy shapes", lambda: heavy_shapes(table, bench, burst, run)),
+    ]
+    try:
+        bench.start()
+        bench.run(realistic(1000, f"{run}w"), rate=500)  # joins, connections, first decisions
+        for name, step in steps:
+            try:
+                step()
+            except (RuntimeError, AssertionError, OSError, httpx.HTTPError) as exc:
+                table.add(f"{name}: FAILED", 0, "", text=f"{type(exc).__name__}: {exc}")
     finally:
         bench.stop()
