@@ -47,18 +47,23 @@ async def write_all(
     topic: str,
     records: list[tuple[bytes, bytes, list[tuple[str, bytes]]]],
     chunk: int = ROUTER_MAX_RECORDS,
+    one_per_batch: bool = False,
 ) -> None:
-    """(key, value, headers) records, keyed to partitions as intake does, in Outbox batches."""
+    """(key, value, headers) records, keyed to partitions as intake does, in Outbox batches
+    (``one_per_batch``: each record its own batch, the single-record-batches workaround)."""
     partitions = sorted(await client.partitions_for(topic))
     partitioner = DefaultPartitioner()
+    single = frozenset({topic}) if one_per_batch else frozenset()
     for offset in range(0, len(records), chunk):
-        outbox = Outbox(client)
+        outbox = Outbox(client, single)
         for key, value, headers in records[offset : offset + chunk]:
             await outbox.add(topic, partitioner(key, partitions, partitions), key, value, headers)
         await outbox.flush()
 
 
-async def raw_produce(bootstrap: str, topic: str, payloads: list[bytes]) -> float:
+async def raw_produce(
+    bootstrap: str, topic: str, payloads: list[bytes], one_per_batch: bool = False
+) -> float:
     """Events/s of one producer writing ``payloads`` keyed by customer id."""
     records = [
         (codec.loads_plain(p)["customer"]["id"].encode(), p, [("event-id", b"x")]) for p in payloads
@@ -67,7 +72,7 @@ async def raw_produce(bootstrap: str, topic: str, payloads: list[bytes]) -> floa
     await client.start()
     try:
         started = time.perf_counter()
-        await write_all(client, topic, records)
+        await write_all(client, topic, records, one_per_batch=one_per_batch)
         return len(payloads) / (time.perf_counter() - started)
     finally:
         await client.stop()
