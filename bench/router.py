@@ -107,7 +107,7 @@ async def _watch_commits(
                 return first, started, now
             await asyncio.sleep(0.02)
         rate = (count - first) / (time.perf_counter() - started) if first and started else 0.0
-        raise RouterFailed(f"the router committed {count:.0f} of {n}", rate)
+        raise RouterFailed(f"the router committed {count:.0f} of {n} in {limit:.0f} s", rate)
     finally:
         await consumer.stop()
 
@@ -160,8 +160,8 @@ def router_rate(n: int, limit: float = 120.0) -> float:
             except RouterFailed as failed:
                 kept = Path(tempfile.gettempdir()) / f"bench-router-{process.pid}.log"
                 kept.write_bytes(log.read_bytes())
-                state = "exited" if process.poll() is not None else "timed out"
-                raise RouterFailed(f"router {state}: {failed} (log: {kept})", failed.rate) from None
+                state = " (the router exited)" if process.poll() is not None else ""
+                raise RouterFailed(f"{failed}{state}; log: {kept}", failed.rate) from None
             return (n - first) / (ended - started)
         finally:
             process.terminate()
