@@ -140,6 +140,11 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("--rate", type=float, default=0.0, help="events/s (0: as fast as acked)")
     send.add_argument("--token", default=None, help="bearer token (or ESCALATION_TOKEN)")
     send.add_argument("--batch", type=int, default=1, help="events per request")
+    send.add_argument(
+        "--shift-to-now",
+        action="store_true",
+        help="move every occurred_at by whole weeks so the latest is within the past week",
+    )
     send.set_defaults(func=cmd_send)
 
     policy = sub.add_parser("policy", help="check or explain a routing policy")

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from escalation.policy import NoLoads, PolicyError, RoutingEngine, load_policy
 from escalation.policy.targets import check_targets
 from escalation.schemas import codec
+from escalation.services.escalator.effects import spoken
 
 
 def report_refused(source: object, problems: list[str], context: str) -> None:
@@ -98,6 +99,16 @@ def explain(args: argparse.Namespace) -> int:
         f"{esc.repeat_window_seconds / 3600:g}h"
         + ("; at once when critical" if esc.page_on_critical else "")
     )
+    if esc.ladder:
+        steps = [
+            f"{spoken(s.after_seconds)} {s.notify}{' ' + s.to if s.to else ''}"
+            + (f" (x{s.repeat + 1}, every {spoken(s.every_seconds)})" if s.every_seconds else "")
+            for s in esc.ladder
+        ]
+        timeout = esc.ack_timeout_seconds
+        print(
+            f"ladder: {'; '.join(steps)}" + (f"; ack timeout {spoken(timeout)}" if timeout else "")
+        )
     print("why:")
     for reason in routing.reasons:
         print(f"  - {reason}")

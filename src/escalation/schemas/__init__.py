@@ -14,7 +14,8 @@ from .identity import (
     parse_escalation_id,
 )
 from .page import PageCustomer, PageRequest, WebhookPage, page_id_for
-from .routed import EscalationSettings, RoutedContact, Routing
+from .routed import EscalationSettings, LadderStep, RoutedContact, Routing
+from .tick import Tick
 
 __all__ = [
     "SEEN_LIMIT",
@@ -27,10 +28,12 @@ __all__ = [
     "EscalationRef",
     "EscalationSettings",
     "InvalidEscalationId",
+    "LadderStep",
     "PageCustomer",
     "PageRequest",
     "RoutedContact",
     "Routing",
+    "Tick",
     "WebhookPage",
     "customer_of",
     "decode",

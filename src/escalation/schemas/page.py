@@ -27,7 +27,9 @@ WEBHOOK_EVENT_TYPES: dict[str, WebhookEventType] = {
 
 
 class PageRequest(WireModel):
-    page_id: str = Field(description="stable per escalation, level and action: the webhook-id")
+    page_id: str = Field(
+        description="stable per escalation, level, action, cycle and repeat: the webhook-id"
+    )
     action: PageAction = "trigger"
     escalation_id: str
     dedup_key: str
@@ -77,7 +79,14 @@ class WebhookPage(WireModel):
     resolve_url: str = Field(description="POST here to resolve the escalation")
 
 
-def page_id_for(escalation_id: str, level: int, action: str) -> str:
-    """The same escalation, level and action always yield the same page id."""
-    digest = hashlib.sha256(f"{escalation_id}|{level}|{action}".encode()).hexdigest()[:24]
+def page_id_for(escalation_id: str, level: int, action: str, cycle: int = 0, loop: int = 0) -> str:
+    """The same escalation, level, action, cycle and loop always yield the same page id.
+
+    ``cycle`` counts reopens and reassignments, ``loop`` a level's repeats; both 0 give
+    the ids pages had before ladders existed, so a receiver's dedup still holds.
+    """
+    key = f"{escalation_id}|{level}|{action}"
+    if cycle or loop:
+        key += f"|{cycle}|{loop}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
     return f"msg_{digest}"

@@ -86,6 +86,19 @@ def test_page_ids_are_stable_and_distinct_per_level_and_action():
     )
 
 
+def test_page_ids_of_cycle_zero_loop_zero_are_the_ids_pages_always_had():
+    escalation = "e1.Qy0yMDAx.748fe2ba78cbb60d56867b46.1"
+    assert page_id_for(escalation, 1, "trigger") == "msg_23aac4f2453ce54545263f99"
+    assert page_id_for(escalation, 2, "acknowledge", 0, 0) == "msg_4c785da30221a5b1c13baf94"
+    ids = {
+        page_id_for(escalation, level, "trigger", cycle, loop)
+        for level in (1, 2)
+        for cycle in (0, 1, 12)
+        for loop in (0, 1, 2)
+    }
+    assert len(ids) == 18
+
+
 @pytest.mark.parametrize("name", sorted(EXPORTED))
 def test_checked_in_json_schema_matches_the_models(name):
     path = SCHEMA_DIR / f"{name}.schema.json"

@@ -96,3 +96,31 @@ def test_linger_five_ms_for_intake_one_for_faust_on_the_embedded_broker():
     chosen = production.model_copy(update={"producer_linger_ms": 2})
     assert chosen.faust_options()["producer_linger"] == 0.002
     assert chosen.producer_options()["linger_ms"] == 2
+
+
+def test_token_digests_are_stored_lower_case_and_must_be_hex():
+    digest_hex = digest("t").partition(":")[2]
+    settings = Settings(intake_tokens={"crm": f" SHA256:{digest_hex.upper()} "})
+    assert settings.intake_tokens == {"crm": f"sha256:{digest_hex}"}
+    for bad in ("sha256:" + "a_" * 32, "sha256:0x" + "a" * 62, "md5:" + "a" * 64):
+        with pytest.raises(ValidationError, match="sha256"):
+            Settings(intake_tokens={"crm": bad})
+
+
+@pytest.mark.parametrize(
+    ("text", "days"), [("31536000", 365), ("400d", 400), ("36h", 1.5), ("P30D", 30)]
+)
+def test_intake_windows_read_seconds_suffixes_or_iso_8601(monkeypatch, text, days):
+    monkeypatch.setenv("ESCALATION_INTAKE_MAX_EVENT_AGE", text)
+    assert Settings().intake_max_event_age.total_seconds() == days * 86400
+
+
+def test_intake_limits_have_safe_defaults_and_bounds():
+    settings = Settings()
+    assert settings.intake_max_event_age.days == 365
+    assert settings.intake_max_clock_skew.days == 1
+    assert settings.intake_broker_deadline_seconds == 5.0
+    with pytest.raises(ValidationError):
+        Settings(intake_max_event_age="0")
+    with pytest.raises(ValidationError):
+        Settings(intake_broker_deadline_seconds=0)

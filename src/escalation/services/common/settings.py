@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import ipaddress
+import re
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Profile = Literal["embedded", "production"]
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_DURATION = re.compile(r"(\d+)([dhms]?)")
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1, "": 1}
+
+
+def _duration(value: Any) -> Any:
+    """Environment text as a duration: seconds ("3600"), "365d", "12h", or ISO 8601 ("P1D")."""
+    if isinstance(value, str) and (match := _DURATION.fullmatch(value.strip())):
+        return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 KAFKA_FETCH_MAX_WAIT_MS = 500
 """Kafka's own default: a waiting fetch is answered as soon as a record arrives."""
@@ -81,6 +96,26 @@ class Settings(BaseSettings):
     intake_rate_per_source: float = Field(default=20_000.0, gt=0, description="events/s")
     intake_burst_per_source: float = Field(default=40_000.0, gt=0)
     intake_public_url: str | None = None
+    intake_max_event_age: Duration = Field(
+        default=timedelta(days=365),
+        gt=timedelta(0),
+        le=timedelta(days=36500),
+        description="how far before intake's clock an occurred_at may lie",
+    )
+    intake_max_clock_skew: Duration = Field(
+        default=timedelta(days=1),
+        ge=timedelta(0),
+        le=timedelta(days=365),
+        description="how far after intake's clock an occurred_at may lie (a sender's clock "
+        "running ahead)",
+    )
+    intake_broker_deadline_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=120,
+        description="how long intake waits for the broker to acknowledge a write before "
+        "answering 503 with Retry-After",
+    )
 
     # stream services (router, escalator, pager): port for healthz/readyz/metrics
     router_port: int = 8081
@@ -103,15 +138,17 @@ class Settings(BaseSettings):
     @field_validator("intake_tokens")
     @classmethod
     def _hashed_tokens(cls, tokens: dict[str, str]) -> dict[str, str]:
+        """Digests in one case, so one written ``sha256:ABC...`` matches as well."""
+        normal = {}
         for source, digest in tokens.items():
-            algo, _, hexdigest = digest.partition(":")
-            if algo != "sha256" or len(hexdigest) != 64:
+            algo, _, hexdigest = digest.strip().lower().partition(":")
+            if algo != "sha256" or not _HEX64.fullmatch(hexdigest):
                 raise ValueError(
                     f"token for source {source!r} must be stored as 'sha256:<64 hex>', "
                     "never in clear; create one with `escalation token new SOURCE`"
                 )
-            int(hexdigest, 16)
-        return tokens
+            normal[source] = f"sha256:{hexdigest}"
+        return normal
 
     @model_validator(mode="after")
     def _refuse_open_public_bind(self) -> Settings:

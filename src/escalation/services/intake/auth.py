@@ -21,7 +21,8 @@ class TokenAuth:
     """Maps a bearer token to the source it was issued for; open when no token is set."""
 
     def __init__(self, hashed: dict[str, str]) -> None:
-        self._by_digest = {d.partition(":")[2]: source for source, d in hashed.items()}
+        # Lower-case both sides: hex digests are case-insensitive, compare_digest is not.
+        self._by_digest = {d.partition(":")[2].lower(): source for source, d in hashed.items()}
         self.open = not hashed
 
     def source_of(self, authorization: str | None) -> str | None:
