@@ -47,21 +47,32 @@ def load_average() -> str:
         return " ".join(loadavg.read().split()[:3])
 
 
+BASELINE_TRIES = 2
+"""Each raw baseline is measured this many times and the best kept: a baseline that a
+neighbour slowed down would flatter every ratio taken against it."""
+
+
 def baselines(n: int) -> dict[str, float]:
     broker = EmbeddedBroker()
     broker.start()
     try:
-        names = ["raw.p", "raw.q", "raw.e", "raw.f", "raw.g"]
-        settings = Settings(kafka_bootstrap=broker.bootstrap)
-        aio_run(ensure_topics(settings.kafka_common(), [TopicSpec(t, PARTITIONS) for t in names]))
+        best: dict[str, float] = {}
         payloads = routine(n, "raw")
-        return {
-            "produce": aio_run(raw_produce(broker.bootstrap, "raw.p", payloads)),
-            "one_per_batch": aio_run(
-                raw_produce(broker.bootstrap, "raw.q", payloads[: n // 4], one_per_batch=True)
-            ),
-            "chain": aio_run(raw_chain(broker.bootstrap, ["raw.e", "raw.f", "raw.g"], payloads)),
-        }
+        settings = Settings(kafka_bootstrap=broker.bootstrap)
+        for attempt in range(BASELINE_TRIES):
+            names = [f"raw{attempt}.{t}" for t in ("p", "q", "e", "f", "g")]
+            specs = [TopicSpec(t, PARTITIONS) for t in names]
+            aio_run(ensure_topics(settings.kafka_common(), specs))
+            produce, single, *chain = names
+            figures = {
+                "produce": aio_run(raw_produce(broker.bootstrap, produce, payloads)),
+                "one_per_batch": aio_run(
+                    raw_produce(broker.bootstrap, single, payloads[: n // 4], one_per_batch=True)
+                ),
+                "chain": aio_run(raw_chain(broker.bootstrap, chain, payloads)),
+            }
+            best = {k: max(v, best.get(k, 0.0)) for k, v in figures.items()}
+        return best
     finally:
         broker.stop()
 
@@ -86,7 +97,10 @@ def main() -> None:
 
     raw = baselines(n)
     table.add(
-        "raw aiokafka produce (tuned, record batches)", raw["produce"], "ev/s", base="produce"
+        f"raw aiokafka produce (tuned, record batches; best of {BASELINE_TRIES})",
+        raw["produce"],
+        "ev/s",
+        base="produce",
     )
     table.add(
         "raw aiokafka produce, one record per batch (the other end-offset workaround)",
@@ -94,10 +108,20 @@ def main() -> None:
         "ev/s",
         of="produce",
     )
-    table.add("raw consume->validate->produce, 2 hops at once", raw["chain"], "ev/s", base="chain")
+    table.add(
+        f"raw consume->validate->produce, 2 hops at once (best of {BASELINE_TRIES})",
+        raw["chain"],
+        "ev/s",
+        base="chain",
+    )
 
-    raw_loop = raw_rate(n)
-    table.add("raw consume->decode->produce, 1 hop", raw_loop, "ev/s", base="loop")
+    raw_loop = max(raw_rate(n) for _ in range(BASELINE_TRIES))
+    table.add(
+        f"raw consume->decode->produce, 1 hop (best of {BASELINE_TRIES})",
+        raw_loop,
+        "ev/s",
+        base="loop",
+    )
     try:
         table.add("router process, sticky state", router_rate(n), "ev/s", of="loop")
     except RouterFailed as failed:
