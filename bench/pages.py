@@ -126,7 +126,9 @@ class PageBench:
     def new_deliveries(self) -> list[dict]:
         answer = httpx.get(f"{self.url}/deliveries/{self.read}", timeout=10).json()
         if answer["rejected"]:
-            raise RuntimeError(f"receiver rejected {answer['rejected']} badly signed page(s)")
+            raise RuntimeError(
+                f"receiver rejected {answer['rejected']} badly signed or invalid page(s)"
+            )
         self.read += len(answer["deliveries"])
         return answer["deliveries"]
 

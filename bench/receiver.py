@@ -1,4 +1,5 @@
-"""The bench's page receiver: verifies every delivery's signature and records each one.
+"""The bench's page receiver: verifies every delivery's signature and page model, and
+records each one.
 
 ``python -m bench.receiver PORT`` (secret in ``BENCH_PAGE_SECRET``). Unlike the stack's
 page sink, which acknowledges a repeated webhook-id without listing it again, this
@@ -17,7 +18,7 @@ import signal
 import sys
 import time
 
-from escalation.schemas import codec
+from escalation.schemas import WebhookPage, codec
 from escalation.services.common.http import HttpApp, Request, Response, serve
 from escalation.services.common.metrics import ServiceMetrics
 from escalation.services.common.problems import Problem
@@ -40,14 +41,18 @@ class Receiver:
             self.rejected += 1
             raise Problem(401, "bad-signature", str(exc)) from exc
         arrived = time.monotonic()
-        page = codec.loads_plain(request.body)
+        try:
+            page = codec.decode(WebhookPage, request.body)
+        except codec.DecodeError as exc:
+            self.rejected += 1
+            raise Problem(422, "schema-violation", exc.detail) from exc
         self.deliveries.append(
             {
                 "at": arrived,
                 "webhook_id": webhook_id,
                 "repeat": webhook_id in self.seen,
-                "type": page["type"],
-                "contacts": page["contacts"],
+                "type": page.type,
+                "contacts": page.contacts,
             }
         )
         self.seen.add(webhook_id)
