@@ -7,19 +7,35 @@ after the policy's ``ownership.forget_after``) over an in-memory store, and the
 escalator's ``decide_contact``. It matches a live router with one partition event for
 event; with several partitions the live router counts loads per partition it holds and
 interleaves partitions, so least-loaded choices can differ (docs/policy.md).
+
+Recorded commands (acks, resolves, reopens, reassignments) go through ``decide_command``
+at their ``at``, and the escalator's timers fire as a scanner with no lateness would:
+before each input, every deadline due by the input's own time is ticked at its due time,
+so ladder levels, ack timeouts, missed commitments, deadlines and follow-ups are
+replayed too. A history out of time order fires a deadline at the first input recorded
+after it (the demo's, written story by story, is one).
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import count
 
-from escalation.policy import LoadedPolicy, RoutingEngine
-from escalation.schemas import ContactEvent, Routing, issue_state_key
-from escalation.schemas.state import IssueState
+from escalation.policy import LoadedPolicy, PolicyRoster, RoutingEngine
+from escalation.schemas import (
+    ContactEvent,
+    EscalationCommand,
+    Routing,
+    issue_state_key,
+    parse_escalation_id,
+)
+from escalation.schemas.state import ACTIVE, IssueState
 from escalation.services.common.changelog_store import PartitionStore
-from escalation.services.escalator.rules import decide_contact
+from escalation.services.escalator.rules import Decision, decide_command, decide_contact
+from escalation.services.escalator.timers import decide_tick, next_due, tick_for
 from escalation.services.router.ownership import Ownership
 
 PARTITION = 0
@@ -28,13 +44,21 @@ SWEEP_EVERY = timedelta(days=1)
 """How often, in event time, forgotten issues are swept (the live router: each minute)."""
 
 
+ESCALATING = frozenset({"opened", "stepped", "reopened"})
+"""Records that start or raise an escalation: counted as escalations by reason and level."""
+
+
 @dataclass
 class Outcome:
     routing: Routing
     escalations: list[str] = field(default_factory=list)
-    """Reasons of the escalations this contact opened."""
+    """Reasons of the escalations this contact opened or reopened."""
     pages: int = 0
     duplicate: bool = False
+
+
+def _kind(reason: str) -> str:
+    return reason.split(":")[0]
 
 
 @dataclass
@@ -42,6 +66,7 @@ class Tally:
     contacts: Counter[tuple[str, str]] = field(default_factory=Counter)
     escalations: Counter[tuple[str, str]] = field(default_factory=Counter)
     pages: Counter[tuple[str, str]] = field(default_factory=Counter)
+    commands: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def add(self, outcome: Outcome) -> None:
         routing = outcome.routing
@@ -52,11 +77,17 @@ class Tally:
             self.contacts[key] += 1
             self.escalations[key] += len(outcome.escalations)
             self.pages[key] += outcome.pages
-        for reason in outcome.escalations:
-            # Each escalation opens at level 1 with one page (ladders add levels later).
-            for key in (("reason", reason.split(":")[0]), ("level", "1")):
-                self.escalations[key] += 1
-                self.pages[key] += 1
+
+    def effects(self, decision: Decision) -> None:
+        """Escalations and pages by reason and level, whatever input caused them."""
+        for record in decision.escalations:
+            if record.type in ESCALATING:
+                self.escalations[("reason", _kind(record.reason))] += 1
+                self.escalations[("level", str(record.level))] += 1
+        for page in decision.pages:
+            if page.action == "trigger":
+                self.pages[("reason", _kind(page.reason))] += 1
+                self.pages[("level", str(page.level))] += 1
 
 
 class Simulation:
@@ -72,6 +103,10 @@ class Simulation:
         self.issues: dict[bytes, IssueState] = {}
         windows = [s.repeat_window_seconds for s in self.engine.settings.values()]
         self.horizon = max([self.engine.release_after, *map(_seconds, windows)])
+        self.roster = PolicyRoster(loaded)
+        self.timers: list[tuple[datetime, int, bytes, int]] = []
+        """(due, order, issue key, state version): the scanner's view, as a heap."""
+        self.order = count()
         self.tally = Tally()
         self.fed = 0
         self.swept: datetime | None = None
@@ -79,20 +114,58 @@ class Simulation:
     def feed(self, event: ContactEvent) -> Outcome:
         now = event.occurred_at
         self._sweep_when_due(now)
+        self.advance(now)
         key = issue_state_key(event.customer.id, event.issue_id)
         current = self.ownership.assignment(PARTITION, key)
         decision = self.engine.decide(event, now, current, self.ownership)
         if decision.duplicate:
             return Outcome(decision.routing, duplicate=True)
         self.ownership.record(PARTITION, key, decision)
-        escalation = decide_contact(self.issues.get(key), event, decision.routing, now)
-        if escalation.state is not None:
-            self.issues[key] = escalation.state
-        opened = [e.reason for e in escalation.escalations if e.type == "opened"]
-        outcome = Outcome(decision.routing, opened, len(escalation.pages))
+        escalation = decide_contact(self.issues.get(key), event, decision.routing, now, self.roster)
+        self._keep(key, escalation.state)
+        raised = [e.reason for e in escalation.escalations if e.type in ("opened", "reopened")]
+        triggers = sum(p.action == "trigger" for p in escalation.pages)
+        outcome = Outcome(decision.routing, raised, triggers)
         self.tally.add(outcome)
+        if escalation.escalations:
+            self.tally.effects(escalation)
         self.fed += 1
         return outcome
+
+    def command(self, command: EscalationCommand) -> Decision:
+        """A recorded ack, resolve, reopen or reassignment, at its own time."""
+        self.advance(command.at)
+        ref = parse_escalation_id(command.escalation_id)
+        key = issue_state_key(ref.customer_id, ref.issue_id)
+        decision = decide_command(self.issues.get(key), command, command.at, self.roster)
+        self._keep(key, decision.state)
+        self.tally.commands[(command.action, decision.outcome)] += 1
+        self.tally.effects(decision)
+        return decision
+
+    def advance(self, now: datetime) -> None:
+        """Fire every deadline due by ``now``, each at its due time."""
+        while self.timers and self.timers[0][0] <= now:
+            _, _, key, version = heapq.heappop(self.timers)
+            state = self.issues.get(key)
+            if state is None or state.version != version:
+                continue  # superseded: the state moved on and scheduled its own
+            tick = tick_for(state)
+            if tick is None:
+                continue
+            decision = decide_tick(state, tick, tick.due, self.roster)
+            self._keep(key, decision.state)
+            self.tally.effects(decision)
+
+    def _keep(self, key: bytes, state: IssueState | None) -> None:
+        if state is None:
+            return
+        before = self.issues.get(key)
+        self.issues[key] = state
+        if before is None or before.version != state.version:
+            due = next_due(state)
+            if due is not None:
+                heapq.heappush(self.timers, (due, next(self.order), key, state.version))
 
     def _sweep_when_due(self, now: datetime) -> None:
         if self.swept is None:
@@ -109,7 +182,10 @@ class Simulation:
         self.issues = {
             k: v
             for k, v in self.issues.items()
-            if v.updated_at is None or v.updated_at >= horizon or v.status in ("open", "acked")
+            if v.updated_at is None
+            or v.updated_at >= horizon
+            or v.status in ACTIVE
+            or next_due(v) is not None
         }
 
 

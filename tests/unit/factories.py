@@ -33,6 +33,8 @@ def routed(
     owner: str = "chen",
     threshold: int = 3,
     window_hours: int = 72,
+    escalation: EscalationSettings | None = None,
+    authority: int = 2,
     **overrides: Any,
 ) -> RoutedContact:
     contact = ContactEvent.model_validate(
@@ -42,10 +44,11 @@ def routed(
         route="equipment-repair",
         owner=owner,
         team="service-engineers",
-        authority_required=2,
-        authority_held=2,
+        authority_required=authority,
+        authority_held=authority,
         targets=["ops-webhook"],
-        escalation=EscalationSettings(
+        escalation=escalation
+        or EscalationSettings(
             repeat_threshold=threshold, repeat_window_seconds=window_hours * 3600
         ),
         policy_version="test",
@@ -56,3 +59,7 @@ def routed(
 
 def hours(n: float) -> timedelta:
     return timedelta(hours=n)
+
+
+def minutes(n: float) -> timedelta:
+    return timedelta(minutes=n)

@@ -2,6 +2,8 @@ import json
 from pathlib import Path
 
 from escalation.cli.main import main
+from escalation.schemas import make_escalation_id
+from escalation.schemas.identity import issue_digest
 from tests.unit.factories import contact_data
 from tests.unit.policy.fixtures import POLICY
 
@@ -16,17 +18,51 @@ def run(capsys, *argv) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_demo_history_replays_to_two_escalations(capsys):
+def test_demo_history_replays_to_two_escalations_and_the_vip_ladder(capsys):
     code, out, _ = run(capsys, EXAMPLE, DEMO, "--json")
     report = json.loads(out)
     assert code == 0
     assert report["events"] == 8  # the resent event counts once
+    # Nobody acknowledges the VIP's page in the recorded history, so its ladder climbs:
+    # the VIP desk at the 10m ack timeout, then the route's fallback owner.
     assert report["by"]["reason"] == {
+        "ladder.ack_timeout": {"contacts": 0, "escalations": 2, "pages": 2},
         "repeat.contacts": {"contacts": 0, "escalations": 1, "pages": 1},
         "urgency.critical": {"contacts": 0, "escalations": 1, "pages": 1},
     }
+    assert report["by"]["level"] == {
+        "1": {"contacts": 0, "escalations": 2, "pages": 2},
+        "2": {"contacts": 0, "escalations": 1, "pages": 1},
+        "3": {"contacts": 0, "escalations": 1, "pages": 1},
+    }
     assert report["by"]["route"]["vip"] == {"contacts": 1, "escalations": 1, "pages": 1}
     assert report["by"]["route"]["equipment-repair"]["contacts"] == 7
+    assert report["commands"] == {}
+
+
+def test_recorded_commands_replay_through_the_same_decisions(tmp_path, capsys):
+    vip = make_escalation_id("C-2001", issue_digest("C-2001", "key:ticket-412"), 1)
+    ack = {
+        "command_id": "cmd-1",
+        "action": "ack",
+        "escalation_id": vip,
+        "customer_id": "C-2001",
+        "at": "2026-11-25T02:05:00+00:00",
+        "by": "elif",
+    }
+    absent = {**ack, "command_id": "cmd-2", "escalation_id": vip[:-1] + "9"}
+    history = tmp_path / "history.jsonl"
+    lines = DEMO.read_text().splitlines()
+    vip_line = next(i for i, line in enumerate(lines) if "demo-vip-1" in line)
+    lines.insert(vip_line + 1, json.dumps(ack))
+    lines.append(json.dumps(absent))
+    history.write_text("\n".join(lines) + "\n")
+    code, out, err = run(capsys, EXAMPLE, history, "--json")
+    report = json.loads(out)
+    assert code == 0 and err == ""
+    assert report["commands"] == {"ack": {"acked": 1, "unknown": 1}}
+    # Acknowledged five minutes in, the VIP's ladder never climbs.
+    assert "ladder.ack_timeout" not in report["by"]["reason"]
 
 
 def test_bad_lines_are_reported_with_their_number_and_skipped(tmp_path, capsys):
@@ -100,3 +136,12 @@ def test_a_broken_policy_is_refused(tmp_path, capsys):
     code, _, err = run(capsys, bad, DEMO)
     assert code == 1
     assert "owners: Field required" in err
+
+
+def test_explain_shows_the_route_s_ladder(tmp_path, capsys):
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(contact_data(customer={"id": "C-9", "tier": "vip"})))
+    code = main(["policy", "explain", str(EXAMPLE), str(event), "--at", "2026-11-25T10:00:00Z"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "ladder: 15m team; 30m fallback_owner grace; ack timeout 10m" in out

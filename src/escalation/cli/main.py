@@ -26,6 +26,8 @@ def cmd_service(args: argparse.Namespace) -> int:
     from escalation.services.common.runner import run_async, run_stream_service
 
     settings = _settings(policy=args.policy)
+    if args.command in ("intake", "pager"):
+        settings.link_key_values()  # they sign and verify links: production needs a key
     _configure(args.command, settings)
     try:
         if args.command == "router":
@@ -76,11 +78,23 @@ def cmd_policy(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    import json
+
     from escalation.services.intake.auth import digest, new_token
 
     token = new_token()
-    print(f"token (give to {args.source}, shown once): {token}")
-    print(f'settings: ESCALATION_INTAKE_TOKENS=\'{{"{args.source}": "{digest(token)}"}}\'')
+    scopes = sorted(set(args.scope or ["contacts"]))
+    grant = digest(token) if scopes == ["contacts"] else {"digest": digest(token), "scopes": scopes}
+    print(f"token (give to {args.name}, shown once): {token}")
+    print(f"settings: ESCALATION_INTAKE_TOKENS='{json.dumps({args.name: grant})}'")
+    return 0
+
+
+def cmd_link_key(args: argparse.Namespace) -> int:
+    from escalation.services.common.links import new_key
+
+    print(f"ESCALATION_LINK_KEYS={new_key()}")
+    print("(to rotate: put the new key first, keep the old one after it until its links expire)")
     return 0
 
 
@@ -163,12 +177,26 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("--rate", type=float, default=0.0, help="events/s (0: as fast as acked)")
     send.add_argument("--token", default=None, help="bearer token (or ESCALATION_TOKEN)")
     send.add_argument("--batch", type=int, default=1, help="events per request")
+    send.add_argument(
+        "--shift-to-now",
+        action="store_true",
+        help="move every occurred_at by whole weeks so the latest is within the past week",
+    )
     send.set_defaults(func=cmd_send)
 
     policy = sub.add_parser("policy", help="check or explain a routing policy")
     psub = policy.add_subparsers(dest="policy_command", required=True)
-    check = psub.add_parser("check", help="validate; exit 1 listing every error with its path")
+    check = psub.add_parser(
+        "check",
+        help="validate; exit 1 listing every error and every target the pager would refuse",
+    )
     check.add_argument("file", type=Path)
+    check.add_argument(
+        "--embedded",
+        action="store_true",
+        help="check targets against the environment `escalation up` gives its services "
+        "instead of this one",
+    )
     explain = psub.add_parser("explain", help="print the routing decision for one event")
     explain.add_argument("file", type=Path)
     explain.add_argument("event", type=Path)
@@ -194,10 +222,20 @@ def parser() -> argparse.ArgumentParser:
     )
     policy.set_defaults(func=cmd_policy)
 
-    token = sub.add_parser("token", help="issue an intake bearer token for a source")
+    token = sub.add_parser("token", help="issue an intake bearer token")
     token.add_argument("new", choices=["new"])
-    token.add_argument("source")
+    token.add_argument("name", help="the source it posts contacts as, or who acts with it")
+    token.add_argument(
+        "--scope",
+        action="append",
+        choices=["contacts", "escalations"],
+        help="what it may do (repeatable; default contacts: post contacts as NAME)",
+    )
     token.set_defaults(func=cmd_token)
+
+    link_key = sub.add_parser("link-key", help="make a key that signs ack and resolve links")
+    link_key.add_argument("new", choices=["new"])
+    link_key.set_defaults(func=cmd_link_key)
 
     schemas = sub.add_parser("schemas", help="write the JSON Schema files from the models")
     schemas.add_argument("export", choices=["export"])
@@ -227,11 +265,17 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from pydantic import ValidationError
 
+    from escalation.services.common.credentials import MissingSetting
+
     args = parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except MissingSetting as exc:
+        print("escalation: invalid settings (ESCALATION_* environment variables):", file=sys.stderr)
+        print(f"  {exc}", file=sys.stderr)
+        return 2
     except ValidationError as exc:
         if exc.title != "Settings":
             raise

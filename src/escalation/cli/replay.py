@@ -11,7 +11,7 @@ from typing import IO, Any
 
 from escalation.policy import PolicyError, load_policy
 from escalation.replay import Outcome, Simulation, Tally
-from escalation.schemas import ContactEvent, codec
+from escalation.schemas import ContactEvent, EscalationCommand, codec
 from escalation.services.common.runner import tune_gc
 
 SHOWN_CHANGES = 50
@@ -40,8 +40,10 @@ class Progress:
             self.out.write("\r" + " " * 60 + "\r")
 
 
-def events(path: Path, bad: list[str], progress: Progress) -> Iterator[tuple[int, ContactEvent]]:
-    """Stream contact events from JSONL; report and skip bad lines (as ``send`` reads them)."""
+def events(
+    path: Path, bad: list[str], progress: Progress
+) -> Iterator[tuple[int, ContactEvent | EscalationCommand]]:
+    """Stream contact events, and recorded commands, from JSONL; report and skip bad lines."""
     done = count = 0
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
@@ -50,13 +52,26 @@ def events(path: Path, bad: list[str], progress: Progress) -> Iterator[tuple[int
             if not stripped or stripped.startswith(b"#"):
                 continue
             try:
-                event = codec.decode_contact(stripped)
+                event: ContactEvent | EscalationCommand = codec.decode_contact(stripped)
             except codec.DecodeError as exc:
-                bad.append(f"{path}:{number}: {exc.detail}")
-                continue
+                command = _command(stripped)
+                if command is None:
+                    bad.append(f"{path}:{number}: {exc.detail}")
+                    continue
+                event = command
             count += 1
             progress.update(done, count)
             yield number, event
+
+
+def _command(line: bytes) -> EscalationCommand | None:
+    """A line that is a command (``escalation.commands.v1``) rather than a contact."""
+    if b'"command_id"' not in line:
+        return None
+    try:
+        return codec.decode_command(line)
+    except codec.DecodeError:
+        return None
 
 
 def _decision(number: int, event: ContactEvent, outcome: Outcome) -> dict[str, Any]:
@@ -98,6 +113,11 @@ def replay(args: argparse.Namespace) -> int:
     decisions = args.decisions.open("wb") if getattr(args, "decisions", None) else None
     started = time.perf_counter()
     for number, event in events(args.history, bad, progress):
+        if isinstance(event, EscalationCommand):
+            current.command(event)
+            if against is not None:
+                against.command(event)
+            continue
         outcome = current.feed(event)
         if decisions is not None:
             decisions.write(codec.dumps(_decision(number, event, outcome)) + b"\n")
@@ -135,6 +155,14 @@ def _table(tally: Tally) -> dict[str, dict[str, dict[str, int]]]:
     return out
 
 
+def _commands(tally: Tally) -> dict[str, dict[str, int]]:
+    """Recorded commands by action and what they did (``unknown``: no such escalation)."""
+    out: dict[str, dict[str, int]] = {}
+    for (action, outcome), n in sorted(tally.commands.items()):
+        out.setdefault(action, {})[outcome] = n
+    return out
+
+
 def _report(
     current: Simulation,
     against: Simulation | None,
@@ -148,9 +176,14 @@ def _report(
         "bad_lines": len(bad),
         "seconds": round(elapsed, 3),
         "by": _table(current.tally),
+        "commands": _commands(current.tally),
     }
     if against is not None:
-        report["against"] = {"policy": against.engine.loaded.version, "by": _table(against.tally)}
+        report["against"] = {
+            "policy": against.engine.loaded.version,
+            "by": _table(against.tally),
+            "commands": _commands(against.tally),
+        }
         report["changes"] = changes
     return report
 
@@ -177,6 +210,11 @@ def _print(report: dict[str, Any]) -> None:
                     f"{before[k]:,}" for k in ("contacts", "escalations", "pages")
                 )
             print(line)
+    if report["commands"]:
+        print("\ncommands:")
+        for action, outcomes in report["commands"].items():
+            said = ", ".join(f"{outcome} {n:,}" for outcome, n in outcomes.items())
+            print(f"  {action:<24}{said}")
     if "changes" in report:
         changes = report["changes"]
         print(

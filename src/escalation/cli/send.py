@@ -7,9 +7,14 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+
+from escalation.schemas import codec
+
+WEEK = timedelta(weeks=1)
 
 
 def lines_of(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -20,6 +25,34 @@ def lines_of(path: Path) -> Iterator[tuple[int, bytes]]:
                 yield number, stripped
 
 
+def _occurred_at(line: bytes) -> datetime | None:
+    """The line's occurred_at when it has one with an offset (intake refuses the rest)."""
+    try:
+        moment = datetime.fromisoformat(codec.loads_plain(line)["occurred_at"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    return moment if moment.utcoffset() is not None else None
+
+
+def shifted_to_now(lines: list[tuple[int, bytes]], now: datetime) -> list[tuple[int, bytes]]:
+    """Every occurred_at moved by the same whole number of weeks, the latest into the
+    past week: a recorded story told today keeps its spacing, weekdays and local times
+    (intake refuses event times more than a year from its clock)."""
+    moments = [m for _, line in lines if (m := _occurred_at(line)) is not None]
+    if not moments:
+        return lines
+    shift = WEEK * ((now - max(moments)) // WEEK)
+    out = []
+    for number, line in lines:
+        moment = _occurred_at(line)
+        if moment is not None:
+            event = codec.loads_plain(line)
+            event["occurred_at"] = (moment + shift).isoformat()
+            line = codec.dumps(event)
+        out.append((number, line))
+    return out
+
+
 def send_file(
     path: Path,
     url: str,
@@ -27,6 +60,7 @@ def send_file(
     rate: float = 0.0,
     batch: int = 1,
     out=sys.stdout,
+    shift_to_now: bool = False,
 ) -> tuple[int, int, int]:
     """Post every line; return (accepted, duplicates, rejected). Each rejection is printed."""
     headers = {"content-type": "application/json"}
@@ -58,8 +92,11 @@ def send_file(
             print(f"{path}:{where}: {response.status_code} {response.text}", file=out)
         pending.clear()
 
+    lines = list(lines_of(path))
+    if shift_to_now:
+        lines = shifted_to_now(lines, datetime.now(UTC))
     with httpx.Client(timeout=30.0) as client:
-        for number, line in lines_of(path):
+        for number, line in lines:
             pending.append((number, line))
             if len(pending) >= batch:
                 if interval:
@@ -75,7 +112,12 @@ def send(args: argparse.Namespace) -> int:
     token = args.token or os.environ.get("ESCALATION_TOKEN")
     try:
         accepted, duplicates, rejected = send_file(
-            args.file, args.url, token, args.rate, max(1, args.batch)
+            args.file,
+            args.url,
+            token,
+            args.rate,
+            max(1, args.batch),
+            shift_to_now=args.shift_to_now,
         )
     except httpx.HTTPError as exc:
         print(f"escalation send: cannot reach intake at {args.url}: {exc}", file=sys.stderr)

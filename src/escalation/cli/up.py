@@ -9,7 +9,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from escalation.cli.policy import report_refused
 from escalation.policy import PolicyError, load_policy
+from escalation.policy.targets import check_targets
+from escalation.services.common.links import new_key
 from escalation.services.common.settings import Settings
 from escalation.services.common.supervisor import Child, Supervisor
 from escalation.services.pager.signing import new_secret
@@ -46,20 +49,35 @@ def child_env(
             "ESCALATION_SINK_SECRET": secret,
             "ESCALATION_PAGE_SINK_URL": sink_url,
             "ESCALATION_PAGE_SINK_SECRET": secret,
+            # The pager signs ack/resolve links, intake verifies: the user's keys, else
+            # one made for this run (links then die with it).
+            "ESCALATION_LINK_KEYS": os.environ.get("ESCALATION_LINK_KEYS") or new_key(),
             "ESCALATION_DATA_DIR": str(data_dir),
             "ESCALATION_LOG_FORMAT": "json",
         }
     )
-    # Tokens and other ESCALATION_ settings the user set pass through unchanged.
+    # Tokens, link keys and other ESCALATION_ settings the user set pass through unchanged.
     env.update(
         {k: v for k, v in os.environ.items() if k.startswith("ESCALATION_") and k not in env}
     )
     return env
 
 
+def embedded_env(policy: Path, port_base: int = 8080, partitions: int = 2) -> dict[str, str]:
+    """The environment ``escalation up`` gives its services, with a fresh page-sink secret.
+
+    ``policy check --embedded`` checks the pager's targets against it: the page sink's
+    URL and secret exist only there, not in the shell that runs ``up``.
+    """
+    ports = _ports(port_base)
+    bootstrap = f"127.0.0.1:{ports['broker']}"
+    data_dir = Path(tempfile.gettempdir()) / "escalation-up"
+    return child_env(ports, policy, bootstrap, data_dir, new_secret(), partitions)
+
+
 def up(args: argparse.Namespace) -> int:
     try:
-        load_policy(args.policy)
+        loaded = load_policy(args.policy)
     except PolicyError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -68,9 +86,14 @@ def up(args: argparse.Namespace) -> int:
     ports = _ports(args.port_base)
     data_dir = Path(tempfile.mkdtemp(prefix="escalation-up-"))
     secret = new_secret()
-    supervisor = Supervisor(log_dir=data_dir / "logs", out=sys.stdout)
     bootstrap = f"127.0.0.1:{ports['broker']}"
     env = child_env(ports, args.policy, bootstrap, data_dir, secret, partitions)
+    _, refused = check_targets(loaded.policy, env)
+    if refused:  # the pager would never be ready: say why now, not after a timeout
+        data_dir.rmdir()
+        report_refused(args.policy, refused, "the environment of `escalation up`")
+        return 1
+    supervisor = Supervisor(log_dir=data_dir / "logs", out=sys.stdout)
     children = [
         Child(
             name,

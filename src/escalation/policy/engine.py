@@ -11,16 +11,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from escalation.schemas import ContactEvent, EscalationSettings, Routing
+from escalation.schemas import ContactEvent, Routing
 from escalation.schemas.base import trusted
 from escalation.schemas.identity import remember, seen_token
 from escalation.schemas.state import Assignment
 
 from .choose import Loads, choose, qualifies, required_authority
+from .escalation import effective_escalation, settings_for
 from .hours import HolidayCalendar, on_shift
 from .match import Matcher
-from .model import Escalation, LoadedPolicy, Override, Owner, Route
+from .model import LoadedPolicy, Override, Owner, Route
 from .schedule import on_call
+
+__all__ = ["NoLoads", "RouteDecision", "RoutingEngine", "settings_for"]
 
 
 @dataclass
@@ -60,7 +63,7 @@ class RoutingEngine:
             for t in policy.teams
         }
         self.settings = {
-            route.name: settings_for(route.escalation or policy.escalation)
+            route.name: settings_for(effective_escalation(route, policy.escalation), route, policy)
             for route in policy.routes
         }
 
@@ -242,11 +245,3 @@ class RoutingEngine:
             routed_at=now,
         )
         return RouteDecision(routing, assignment, released, duplicate)
-
-
-def settings_for(escalation: Escalation) -> EscalationSettings:
-    return EscalationSettings(
-        repeat_threshold=escalation.repeat_threshold,
-        repeat_window_seconds=escalation.repeat_window,
-        page_on_critical=escalation.page_on_critical,
-    )

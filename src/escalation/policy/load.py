@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import ValidationError
 
+from .escalation import escalation_errors, escalation_warnings
 from .hours import HolidayCalendar
 from .ical import load_ical_overrides
 from .match import REGEX_FIELDS
@@ -98,6 +99,7 @@ def _cross_references(policy: Policy) -> list[str]:
             f"routes[{len(policy.routes) - 1}]: the last route must be a catch-all default "
             "(no match conditions, no continue)"
         )
+    errors += escalation_errors(policy)
     errors += [f"holidays: {p}" for p in HolidayCalendar(policy.holidays).check()]
     return errors
 
@@ -183,7 +185,7 @@ def parse_policy(
         policy=policy,
         version=version,
         source=source,
-        warnings=warnings + coverage_warnings(policy, now),
+        warnings=warnings + escalation_warnings(policy) + coverage_warnings(policy, now),
         ical_overrides=overrides,
     )
 

@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from escalation.schemas.contact import Channel, Tier, Urgency
-from escalation.schemas.state import MARKS_LIMIT
+from escalation.schemas.state import LADDER_LIMIT, MARKS_LIMIT
 
 _DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _UNITS = (7 * 86400, 86400, 3600, 60, 1)
@@ -48,7 +48,10 @@ def _clock(value: object) -> object:
     return value
 
 
-Duration = Annotated[int, BeforeValidator(parse_duration), Field(ge=1)]
+MAX_DURATION = 10 * 366 * 86400
+"""Ten years: longer than any window a policy means, and far from where adding it to a
+contact's time (years 1970-2999, see schemas.base) would overflow."""
+Duration = Annotated[int, BeforeValidator(parse_duration), Field(ge=1, le=MAX_DURATION)]
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Clock = Annotated[time, BeforeValidator(_clock)]
@@ -161,20 +164,48 @@ class Team(PolicyModel):
 
 
 class Step(PolicyModel):
-    """One rung of an escalation ladder (used by the escalator)."""
+    """One rung of an escalation ladder: whom to page, and when if nobody acknowledges."""
 
-    after: Duration = Field(description="time since the escalation opened")
-    notify: Literal["owner", "team", "schedule", "fallback"] = "owner"
-    repeat: int = Field(default=0, ge=0, le=100)
-    every: Duration | None = None
+    after: Duration = Field(description="since the escalation opened (elapsed time)")
+    notify: Literal["owner", "team", "schedule", "fallback"] = Field(
+        default="owner",
+        description="the issue's owner, its team, whoever is on call for a schedule when "
+        "the step fires, or the route's fallback",
+    )
+    schedule: Id | None = Field(
+        default=None,
+        description="notify: schedule: which one; default the route's, else its team's",
+    )
+    repeat: int = Field(default=0, ge=0, le=100, description="further pages of this level")
+    every: Duration | None = Field(default=None, description="between repeats")
 
 
 class Escalation(PolicyModel):
+    """When an issue escalates, how the ladder climbs, and what follows resolution.
+
+    On a route, only the fields it names override the top-level ``escalation``.
+    """
+
     repeat_threshold: int = Field(default=3, ge=1, le=MARKS_LIMIT)
     repeat_window: Duration = 72 * 3600
     page_on_critical: bool = True
-    ack_timeout: Duration | None = None
-    ladder: list[Step] = Field(default_factory=list)
+    ack_timeout: Duration | None = Field(
+        default=None, description="a level not acknowledged this long moves to the next"
+    )
+    ladder: list[Step] = Field(default_factory=list, max_length=LADDER_LIMIT)
+    reopen_window: Duration | None = Field(
+        default=7 * 86400, description="a contact this soon after resolution reopens it"
+    )
+    followup_after: Duration | None = Field(
+        default=2 * 86400, description="followup_due this long after resolution"
+    )
+    reopen_csat: int = Field(default=2, ge=1, le=5, description="a CSAT at or below reopens")
+    reopen_sentiment: float = Field(
+        default=-0.6, ge=-1.0, le=1.0, description="a sentiment at or below reopens"
+    )
+    deadline_lead: Annotated[int, BeforeValidator(parse_duration), Field(ge=0)] = Field(
+        default=3600, description="escalate this long before a deadline the customer gave"
+    )
 
 
 class Range(PolicyModel):

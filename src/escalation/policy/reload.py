@@ -3,6 +3,10 @@
 A broken file never replaces a working policy: it is logged with every error and counted,
 and the running policy stays. Polling (not inotify) because it is portable and sees a
 Kubernetes ConfigMap update, which swaps a symlink rather than writing the file.
+
+What a service builds from the policy (the router's engine, the pager's targets) is a
+:class:`Derived`: rebuilt from ``holder.current`` on its first use after a reload, so
+every service that reads the policy follows the same file the same way.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -24,6 +29,7 @@ from .load import LoadedPolicy, PolicyError, load_policy
 log = structlog.get_logger(__name__)
 
 Signature = tuple[int, int] | None
+T = TypeVar("T")
 
 
 class PolicyHolder:
@@ -137,3 +143,32 @@ class PolicyHolder:
         finally:
             if hup:
                 loop.remove_signal_handler(signal.SIGHUP)
+
+
+class Derived(Generic[T]):
+    """A value built from the running policy, rebuilt at most once per policy version.
+
+    ``get()`` compares the version it was built from with ``holder.current``'s: one string
+    comparison per use. A reload that failed left ``holder.current`` alone, so the value
+    built from the running policy stays; so does it when the build itself raises.
+    """
+
+    def __init__(self, holder: PolicyHolder, build: Callable[[LoadedPolicy], T]) -> None:
+        self._holder = holder
+        self._build = build
+        self._seen = holder.current.version
+        self._value = build(holder.current)  # a failure here stops the service at start
+        self.built_from = self._seen
+        """The policy version the value was built from."""
+
+    def get(self) -> T:
+        current = self._holder.current
+        if current.version != self._seen:
+            self._seen = current.version  # once per version, even if the build fails
+            try:
+                self._value = self._build(current)
+            except Exception:
+                log.exception("policy.rebuild_failed", version=current.version)
+            else:
+                self.built_from = current.version
+        return self._value

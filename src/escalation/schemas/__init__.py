@@ -13,8 +13,9 @@ from .identity import (
     make_escalation_id,
     parse_escalation_id,
 )
-from .page import PageRequest, page_id_for
-from .routed import EscalationSettings, RoutedContact, Routing
+from .page import PageCustomer, PageRequest, WebhookPage, page_id_for
+from .routed import EscalationSettings, LadderStep, RoutedContact, Routing
+from .tick import Tick
 
 __all__ = [
     "SEEN_LIMIT",
@@ -27,9 +28,13 @@ __all__ = [
     "EscalationRef",
     "EscalationSettings",
     "InvalidEscalationId",
+    "LadderStep",
+    "PageCustomer",
     "PageRequest",
     "RoutedContact",
     "Routing",
+    "Tick",
+    "WebhookPage",
     "customer_of",
     "decode",
     "decode_contacts",

@@ -26,7 +26,16 @@ def _stdlib_offset(value: datetime) -> datetime:
     # pydantic's parsed offsets are its own tzinfo class, whose utcoffset() goes through
     # Python on every comparison and subtraction; the stdlib fixed-offset timezone is C.
     offset = value.utcoffset()
-    if type(value.tzinfo) is timezone or offset is None:
+    if offset is None:
+        return value
+    if offset.seconds % 60 or offset.microseconds:
+        # RFC 3339 offsets are whole minutes (a zone's local mean time before 1900 is
+        # not): written as it is, the instant would come back seconds apart.
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValueError("is out of range once in UTC") from exc
+    if type(value.tzinfo) is timezone:
         return value
     return value.replace(tzinfo=UTC if not offset else timezone(offset))
 
@@ -34,7 +43,44 @@ def _stdlib_offset(value: datetime) -> datetime:
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_stdlib_offset)]
 """An RFC 3339 date-time that carries its UTC offset (naive times are rejected)."""
 
+EVENT_YEARS = (1970, 2999)
+
+
+def _plausible(value: datetime) -> datetime:
+    # Year 1 and 9999 are valid RFC 3339, but every window the services add to a
+    # contact's time would overflow there: a schema error, not a crash downstream.
+    year = value.year  # as written: converting year 1 or 9999 to UTC can itself overflow
+    if not EVENT_YEARS[0] <= year <= EVENT_YEARS[1]:
+        raise ValueError(f"must be in the years {EVENT_YEARS[0]} to {EVENT_YEARS[1]}")
+    return value
+
+
+EventTime = Annotated[Timestamp, AfterValidator(_plausible)]
+"""A time a contact reports (when it happened, the customer's deadline)."""
+
 Name = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=False)]
+
+CONTROL_CHARACTERS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+PRINTABLE = f"^[^{CONTROL_CHARACTERS}]*$"
+"""No control characters: ids end up in log lines, terminals and receivers' headers,
+where one forges a line or makes an id no one can type back."""
+NO_NUL = r"^[^\x00]*$"
+"""Free text may hold tabs and line breaks, but U+0000 is refused by many receivers' stores."""
+
+PATTERN_MESSAGES = {
+    f"String should match pattern '{PRINTABLE}'": "must not contain control characters "
+    "(U+0000-U+001F, U+007F-U+009F, U+2028, U+2029)",
+    f"String should match pattern '{NO_NUL}'": "must not contain U+0000",
+}
+"""Plain words for the patterns' errors (checked in Rust: a Python validator per field
+costs more than the rest of decoding a contact)."""
+
+Identifier = Annotated[Name, StringConstraints(pattern=PRINTABLE)]
+"""A Name without control characters: event, customer and issue ids, sources, products."""
+
+Text = Annotated[str, StringConstraints(pattern=NO_NUL)]
+"""Free text (summaries, attribute values): anything but U+0000."""
+
 Category = Annotated[
     str,
     StringConstraints(

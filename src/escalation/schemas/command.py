@@ -6,10 +6,11 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from .base import Timestamp, WireModel
+from .base import Name, Timestamp, WireModel
+from .escalation import ResolveCause
 from .identity import parse_escalation_id
 
-CommandAction = Literal["ack", "resolve"]
+CommandAction = Literal["ack", "resolve", "reopen", "reassign"]
 
 
 def _well_formed(escalation_id: str) -> str:
@@ -17,15 +18,19 @@ def _well_formed(escalation_id: str) -> str:
     return escalation_id
 
 
-EscalationId = Annotated[str, Field(max_length=512), AfterValidator(_well_formed)]
+EscalationId = Annotated[str, AfterValidator(_well_formed)]
 
 
 class CommandBody(WireModel):
-    """The optional JSON body of ``POST /v1/escalations/{id}/ack|resolve``."""
+    """The optional JSON body of ``POST /v1/escalations/{id}/<action>``."""
 
     by: str | None = Field(default=None, min_length=1, max_length=128)
     note: str | None = Field(default=None, max_length=4096)
-    eta: Timestamp | None = None
+    eta: Timestamp | None = Field(
+        default=None, description="ack: resolved by then, or it escalates one level"
+    )
+    cause: ResolveCause | None = Field(default=None, description="resolve: why it happened")
+    to: Name | None = Field(default=None, description="reassign: the new owner's id")
 
 
 class EscalationCommand(WireModel):
@@ -37,3 +42,5 @@ class EscalationCommand(WireModel):
     by: str | None = None
     note: str | None = None
     eta: Timestamp | None = None
+    cause: ResolveCause | None = None
+    to: Name | None = None

@@ -22,6 +22,9 @@ from typing import NamedTuple
 
 ESCALATION_ID_PREFIX = "e1"
 ISSUE_ID_PATTERN = re.compile(r"^[0-9a-f]{24}$")
+MAX_ESCALATION_ID = 760
+"""Longer than any id made here: a 128-character customer id is at most 512 UTF-8 bytes,
+683 base64url characters; with the prefix, issue id and a 20-digit sequence, 732."""
 
 SEEN_LIMIT = 32
 """How many recent input ids (contact event ids, command ids) one issue remembers.
@@ -78,7 +81,8 @@ def parse_escalation_id(escalation_id: str) -> EscalationRef:
     """(customer id, issue id, sequence) of an escalation id, or InvalidEscalationId."""
     parts = escalation_id.split(".")
     if (
-        len(parts) != 4
+        len(escalation_id) > MAX_ESCALATION_ID
+        or len(parts) != 4
         or parts[0] != ESCALATION_ID_PREFIX
         or not ISSUE_ID_PATTERN.match(parts[2])
         or not parts[3].isascii()

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from .command import CommandBody, EscalationCommand
 from .contact import ContactEvent
 from .escalation import EscalationEvent
-from .page import PageRequest
+from .page import PageRequest, WebhookPage
 from .routed import RoutedContact
 
 SCHEMA_DIR = Path(__file__).parent / "json"
@@ -23,6 +23,7 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "contact.routed.v1": RoutedContact,
     "escalation.v1": EscalationEvent,
     "page.v1": PageRequest,
+    "webhook-page.v1": WebhookPage,
     "command.v1": EscalationCommand,
     "command-body.v1": CommandBody,
 }

@@ -1,4 +1,9 @@
-"""Page requests (``pages.v1``): what the pager delivers to targets."""
+"""Pages: the request on ``pages.v1`` and the body a webhook target receives.
+
+``PageRequest`` is what the escalator asks the pager to deliver; ``WebhookPage`` is the
+JSON a receiver gets for it (docs/contract.md, "Pages"). Both are part of the public
+contract, so both are models with a generated JSON Schema.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,23 @@ from typing import Literal
 from pydantic import Field
 
 from .base import Name, Timestamp, WireModel
+from .contact import Tier
 
 PageAction = Literal["trigger", "acknowledge", "resolve"]
+WebhookEventType = Literal["escalation.paged", "escalation.acked", "escalation.resolved"]
+
+WEBHOOK_EVENT_TYPES: dict[str, WebhookEventType] = {
+    "trigger": "escalation.paged",
+    "acknowledge": "escalation.acked",
+    "resolve": "escalation.resolved",
+}
+"""The webhook ``type`` for each page action."""
 
 
 class PageRequest(WireModel):
-    page_id: str = Field(description="stable per escalation, level and action: the webhook-id")
+    page_id: str = Field(
+        description="stable per escalation, level, action, cycle and repeat: the webhook-id"
+    )
     action: PageAction = "trigger"
     escalation_id: str
     dedup_key: str
@@ -32,7 +48,45 @@ class PageRequest(WireModel):
     created_at: Timestamp
 
 
-def page_id_for(escalation_id: str, level: int, action: str) -> str:
-    """The same escalation, level and action always yield the same page id."""
-    digest = hashlib.sha256(f"{escalation_id}|{level}|{action}".encode()).hexdigest()[:24]
+class PageCustomer(WireModel):
+    id: Name
+    tier: Tier
+
+
+class WebhookPage(WireModel):
+    """The JSON body a webhook target POSTs for one page, signed per Standard Webhooks.
+
+    Every field is always present; the optional ones are null when unknown, so a
+    receiver can read them without checking for the key.
+    """
+
+    type: WebhookEventType
+    page_id: str = Field(description="the same as the webhook-id header; stable per page")
+    escalation_id: str
+    dedup_key: str = Field(description="the escalation id: groups every page of one escalation")
+    level: int = Field(ge=0)
+    reason: str
+    customer: PageCustomer
+    issue_key: str | None = Field(description="the upstream case id, when the contact had one")
+    category: str
+    product: str | None
+    summary: str | None
+    owner: str
+    team: str
+    contacts: list[str] = Field(description="event ids of the contacts in the escalation")
+    created_at: Timestamp
+    ack_url: str = Field(description="POST here to acknowledge the escalation")
+    resolve_url: str = Field(description="POST here to resolve the escalation")
+
+
+def page_id_for(escalation_id: str, level: int, action: str, cycle: int = 0, loop: int = 0) -> str:
+    """The same escalation, level, action, cycle and loop always yield the same page id.
+
+    ``cycle`` counts reopens and reassignments, ``loop`` a level's repeats; both 0 give
+    the ids pages had before ladders existed, so a receiver's dedup still holds.
+    """
+    key = f"{escalation_id}|{level}|{action}"
+    if cycle or loop:
+        key += f"|{cycle}|{loop}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
     return f"msg_{digest}"

@@ -9,13 +9,23 @@ under 1 KiB encoded, and about 6 KiB at most with every kept id 128 characters l
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal, NamedTuple
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, PlainSerializer
 
 from .base import Timestamp, WireModel
 
-EscalationStatus = Literal["open", "acked", "resolved"]
+EscalationStatus = Literal["open", "acked", "resolved", "reopened"]
+"""docs/escalation.md has the state machine: open and reopened page up the ladder until
+acknowledged; acked waits for resolution (and its commitment); resolved may reopen."""
+PAGING = frozenset({"open", "reopened"})
+"""Statuses in which the ladder runs."""
+ACTIVE = frozenset({"open", "acked", "reopened"})
+"""Statuses in which further contacts join the escalation and keep its owner."""
+
+Notify = Literal["owner", "team", "schedule", "fallback_owner", "fallback_team"]
+"""Whom a ladder step pages: the issue's owner, a team (the issue's unless named), whoever
+is on call for a schedule when the step fires, or the route's fallback owner or team."""
 
 MARKS_LIMIT = 20
 """Recent contacts (time, id) an issue keeps to count repeats in a window; the policy's
@@ -25,6 +35,52 @@ CONTACTS_SHOWN = 10
 SUMMARY_LIMIT = 280
 """Characters of the latest summary kept for later pages; the page that opens an
 escalation carries the triggering contact's whole summary."""
+
+
+LADDER_LIMIT = 10
+"""Most steps a ladder may have: each is kept in every open issue's state."""
+
+
+class Rung(NamedTuple):
+    """One ladder step in an escalation's snapshot; encoded as a short JSON array."""
+
+    after: int
+    notify: Notify
+    to: str | None = None
+    repeat: int = 0
+    every: int | None = None
+
+
+_RUNG_DEFAULTS = Rung(0, "owner")
+
+
+def _short_rung(rung: Rung) -> list[object]:
+    # Trailing defaults are left out: [900, "team"] rather than [900, "team", null, 0, null].
+    values = list(rung)
+    while len(values) > 2 and values[-1] == _RUNG_DEFAULTS[len(values) - 1]:
+        values.pop()
+    return values
+
+
+class Snapshot(WireModel):
+    """The route's escalation settings frozen when the escalation opened (seconds).
+
+    A policy edit never changes an escalation in flight: the ladder's shape, the ack
+    timeout and what happens after resolution come from here, not from the policy. Who
+    is on call for a schedule step is still resolved when the step fires. Every open
+    issue carries one, so its keys are one letter in the changelog.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, serialize_by_alias=True, validate_by_name=True
+    )
+
+    ladder: tuple[Annotated[Rung, PlainSerializer(_short_rung)], ...] = Field(default=(), alias="l")
+    ack_timeout: int | None = Field(default=None, alias="a")
+    reopen_window: int | None = Field(default=None, alias="r")
+    followup_after: int | None = Field(default=None, alias="f")
+    csat: int = Field(default=2, alias="c")
+    sentiment: float = Field(default=-0.6, alias="s")
 
 
 class ContactMark(WireModel):
@@ -56,6 +112,17 @@ class IssueState(WireModel):
     escalation_contacts: list[str] = Field(default_factory=list)
     opened_at: Timestamp | None = None
     updated_at: Timestamp | None = None
+    authority: int = Field(default=0, description="what the issue's route requires of an owner")
+    cycle: int = Field(default=0, description="+1 at each reopen and reassignment: in page ids")
+    loop: int = Field(default=0, description="repeats of the current level already paged")
+    level_at: Timestamp | None = Field(default=None, description="when the level first paged")
+    eta: Timestamp | None = Field(default=None, description="the owner's commitment at ack")
+    followup_due: Timestamp | None = None
+    deadline: Timestamp | None = Field(default=None, description="the customer's deadline")
+    deadline_due: Timestamp | None = Field(default=None, description="deadline less the lead")
+    resolved_at: Timestamp | None = None
+    version: int = Field(default=0, description="+1 whenever a timer changes: ticks carry it")
+    snapshot: Snapshot | None = None
 
 
 class Assignment(WireModel):

@@ -13,7 +13,17 @@ import pytest
 
 import escalation.policy
 
-PURE = ["model", "match", "hours", "schedule", "choose", "engine"]
+PURE = [
+    "model",
+    "match",
+    "hours",
+    "schedule",
+    "choose",
+    "engine",
+    "targets",
+    "escalation",
+    "roster",
+]
 FORBIDDEN_MODULES = {"os", "pathlib", "signal", "threading", "time", "socket", "subprocess"}
 FORBIDDEN_CALLS = {"now", "utcnow", "today", "open", "read_text", "read_bytes", "getenv"}
 

@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
 from escalation.policy import PolicyError, load_policy
-from escalation.policy.reload import PolicyHolder
+from escalation.policy.reload import Derived, PolicyHolder
 
 EXAMPLE = Path(__file__).parents[3] / "config" / "policy.example.yaml"
 RELOADS = "escalation_policy_reloads_total"
@@ -203,3 +203,64 @@ async def test_sighup_triggers_a_reload(policy_file, registry):
     await asyncio.wait_for(task, 1)
     loop = asyncio.get_running_loop()
     assert loop.remove_signal_handler(signal.SIGHUP) is False, "the handler outlived watch"
+
+
+def counting_build(builds: list[str]):
+    def build(loaded) -> tuple[str, int]:
+        builds.append(loaded.version)
+        return loaded.version, len(builds)
+
+    return build
+
+
+def test_derived_rebuilds_once_per_new_version(policy_file, registry):
+    holder = PolicyHolder(policy_file, registry)
+    builds: list[str] = []
+    derived = Derived(holder, counting_build(builds))
+    first = derived.get()
+    assert first == (holder.current.version, 1) and derived.get() is first
+
+    policy_file.write_text(changed(policy_file.read_text()))
+    assert holder.reload("test") is True
+    second = derived.get()
+    assert second == (holder.current.version, 2)
+    assert derived.get() is second and derived.get() is second
+    assert derived.built_from == holder.current.version
+    assert builds == [first[0], second[0]]
+
+
+def test_derived_keeps_its_value_when_a_reload_fails_or_changes_nothing(policy_file, registry):
+    holder = PolicyHolder(policy_file, registry)
+    builds: list[str] = []
+    derived = Derived(holder, counting_build(builds))
+    running = derived.get()
+    text = policy_file.read_text()
+    policy_file.write_text(broken(text))
+    assert holder.reload("test") is False
+    assert derived.get() is running
+    policy_file.write_text(text)
+    assert holder.reload("test") is False  # unchanged
+    assert derived.get() is running
+    assert len(builds) == 1
+
+
+def test_derived_keeps_the_old_value_when_its_build_fails_and_tries_once(policy_file, registry):
+    holder = PolicyHolder(policy_file, registry)
+    calls = []
+
+    def build(loaded):
+        calls.append(loaded.version)
+        if len(calls) > 1:
+            raise RuntimeError("cannot build")
+        return "built from the first policy"
+
+    derived = Derived(holder, build)
+    first = holder.current.version
+    policy_file.write_text(changed(policy_file.read_text()))
+    assert holder.reload("test") is True
+    with capture_logs() as logs:
+        assert derived.get() == "built from the first policy"
+        assert derived.get() == "built from the first policy"
+    assert calls == [first, holder.current.version], "one attempt per version"
+    assert derived.built_from == first
+    assert [e["event"] for e in logs] == ["policy.rebuild_failed"]

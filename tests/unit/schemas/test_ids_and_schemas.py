@@ -18,10 +18,10 @@ from escalation.schemas.jsonschema import EXPORTED, SCHEMA_DIR, render
 ISSUE = "0123456789abcdef01234567"
 
 
-@pytest.mark.parametrize("customer", ["C-1042", "ünïcode/ id", "a.b.c", "x" * 128])
+@pytest.mark.parametrize("customer", ["C-1042", "ünïcode/ id", "a.b.c", "x" * 128, "😀" * 128])
 def test_escalation_id_embeds_customer_issue_and_sequence(customer):
-    escalation_id = make_escalation_id(customer, ISSUE, 2)
-    assert parse_escalation_id(escalation_id) == (customer, ISSUE, 2)
+    escalation_id = make_escalation_id(customer, ISSUE, 10**19)
+    assert parse_escalation_id(escalation_id) == (customer, ISSUE, 10**19)
     assert customer_of(escalation_id) == customer
     assert all(c.isalnum() or c in "._-" for c in escalation_id)
 
@@ -40,6 +40,7 @@ def test_escalation_id_embeds_customer_issue_and_sequence(customer):
         f"e1..{ISSUE}.1",
         f"e1.Qy0xx.{ISSUE}.1",
         f"e1.Qy0x.{ISSUE.upper()}.1",
+        f"e1.Qy0x.{ISSUE}.{'9' * 800}",
     ],
 )
 def test_malformed_escalation_ids_are_refused(bad):
@@ -83,6 +84,19 @@ def test_page_ids_are_stable_and_distinct_per_level_and_action():
         )
         == 3
     )
+
+
+def test_page_ids_of_cycle_zero_loop_zero_are_the_ids_pages_always_had():
+    escalation = "e1.Qy0yMDAx.748fe2ba78cbb60d56867b46.1"
+    assert page_id_for(escalation, 1, "trigger") == "msg_23aac4f2453ce54545263f99"
+    assert page_id_for(escalation, 2, "acknowledge", 0, 0) == "msg_4c785da30221a5b1c13baf94"
+    ids = {
+        page_id_for(escalation, level, "trigger", cycle, loop)
+        for level in (1, 2)
+        for cycle in (0, 1, 12)
+        for loop in (0, 1, 2)
+    }
+    assert len(ids) == 18
 
 
 @pytest.mark.parametrize("name", sorted(EXPORTED))

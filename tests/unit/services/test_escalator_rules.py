@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 from tests.unit.factories import T0, hours, routed
 
-from escalation.schemas import SEEN_LIMIT, EscalationCommand, codec
+from escalation.schemas import SEEN_LIMIT, EscalationCommand, codec, page_id_for
 from escalation.schemas.state import CONTACTS_SHOWN, MARKS_LIMIT
 from escalation.services.escalator.rules import decide_command, decide_contact
 
@@ -98,23 +98,19 @@ def test_ack_then_resolve_emit_once_each():
     assert resolved.pages[0].action == "resolve"
 
 
-def test_command_for_another_escalation_is_stale():
+def test_command_for_an_escalation_that_never_opened_is_unknown():
     state, _ = feed(routed("a", T0, urgency="critical"))
-    assert (
-        decide_command(state, command("e1.Qy0xMDQy.ffffffffffffffffffffffff.1"), NOW).outcome
-        == "stale"
-    )
-    assert (
-        decide_command(None, command("e1.Qy0xMDQy.ffffffffffffffffffffffff.1"), NOW).outcome
-        == "stale"
-    )
+    unknown = decide_command(state, command(state.escalation_id[:-1] + "7"), NOW)
+    assert unknown.outcome == "unknown" and unknown.state == state
+    absent = command("e1.Qy0xMDQy.ffffffffffffffffffffffff.1")
+    assert decide_command(None, absent, NOW).outcome == "unknown"
 
 
-def test_after_resolution_a_new_escalation_gets_a_new_id():
+def test_after_the_reopen_window_a_new_escalation_gets_a_new_id():
     state, _ = feed(routed("a", T0, urgency="critical"))
     first_id = state.escalation_id
     state = decide_command(state, command(first_id, "resolve"), NOW).state
-    state, decisions = feed(routed("b", T0 + hours(5), urgency="critical"), state=state)
+    state, decisions = feed(routed("b", NOW + hours(24 * 8), urgency="critical"), state=state)
     assert decisions[0].outcome == "opened"
     assert state.escalation_id != first_id
     assert state.escalation_id.endswith(".2")
@@ -149,3 +145,55 @@ def test_typical_open_issue_state_is_under_one_kib():
     )
     assert state.status == "open"
     assert len(codec.encode(state)) <= 1024
+
+
+def test_an_open_issue_with_a_ladder_snapshot_and_timers_stays_under_one_kib():
+    from escalation.schemas import EscalationSettings, LadderStep
+    from escalation.services.escalator.timers import decide_tick, tick_for
+
+    ladder = EscalationSettings(
+        ack_timeout_seconds=3600,
+        deadline_lead_seconds=7200,
+        ladder=[
+            LadderStep(after_seconds=1800, notify="team"),
+            LadderStep(
+                after_seconds=3600,
+                notify="schedule",
+                to="engineers-on-call",
+                repeat=2,
+                every_seconds=900,
+            ),
+            LadderStep(after_seconds=7200, notify="fallback_owner", to="grace"),
+        ],
+    )
+    deadline = (NOW + hours(20)).isoformat()
+    state, _ = feed(
+        routed("crm-7781-1", T0, escalation=ladder, summary="AC failed again after repair"),
+        routed("crm-7781-2", T0 + hours(2), escalation=ladder, deadline=deadline),
+        routed("crm-7781-3", T0 + hours(3), escalation=ladder, summary="Third call: heat"),
+    )
+    state = decide_tick(state, tick_for(state), NOW + hours(100 / 60), None).state
+    assert state.level == 3 and state.loop == 2
+    assert len(state.snapshot.ladder) == 3 and state.deadline_due is not None
+    encoded = codec.encode(state)
+    assert codec.decode_state(encoded) == state
+    assert len(encoded) <= 1024
+
+
+def test_state_written_before_ladders_existed_still_decodes_and_never_climbs():
+    from escalation.services.escalator.timers import next_due
+
+    old = (
+        b'{"customer_id":"C-1042","customer_tier":"standard","issue_id":"0123456789abcdef01234567",'
+        b'"category":"hvac.repair","owner":"chen","team":"service-engineers",'
+        b'"targets":["ops-webhook"],"contacts":[{"event_id":"a","at":"2026-11-24T14:00:00Z"}],'
+        b'"seen":["NNH27uvxNnc"],"escalation_id":"e1.Qy0xMDQy.0123456789abcdef01234567.1",'
+        b'"escalation_seq":1,"status":"open","level":1,"escalation_contacts":["a"],'
+        b'"opened_at":"2026-11-24T14:00:00Z","updated_at":"2026-11-24T14:00:00Z"}'
+    )
+    state = codec.decode_state(old)
+    assert state.snapshot is None and state.version == 0
+    assert next_due(state) is None
+    acked = decide_command(state, command(state.escalation_id), NOW)
+    assert acked.outcome == "acked"
+    assert acked.pages[0].page_id == page_id_for(state.escalation_id, 1, "acknowledge")

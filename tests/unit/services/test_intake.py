@@ -1,48 +1,9 @@
-import asyncio
-
 import pytest
-from aiokafka.errors import KafkaConnectionError
 from tests.unit.factories import contact_data
+from tests.unit.services.intake_fakes import JSON, body, make, problem
 
 from escalation.schemas import codec
-from escalation.services.common.metrics import ServiceMetrics
-from escalation.services.common.settings import Settings
 from escalation.services.intake.auth import digest
-from escalation.services.intake.service import Intake
-
-JSON = {"content-type": "application/json"}
-
-
-class FakeProducer:
-    """Records sends; ``fail`` makes the broker refuse the next write."""
-
-    def __init__(self):
-        self.sent = []
-        self.fail = False
-
-    async def send(self, topic, value, key=None, headers=None):
-        future = asyncio.get_running_loop().create_future()
-        if self.fail:
-            future.set_exception(KafkaConnectionError("broker down"))
-        else:
-            self.sent.append((topic, key, value, dict(headers or [])))
-            future.set_result(None)
-        return future
-
-
-def make(**settings):
-    producer = FakeProducer()
-    intake = Intake(Settings(**settings), producer, ServiceMetrics("intake"))
-    return intake, producer
-
-
-def body(*events):
-    return codec.dumps(events[0] if len(events) == 1 else list(events))
-
-
-def problem(reply):
-    assert reply.content_type == "application/problem+json"
-    return codec.loads_plain(reply.body)
 
 
 async def test_accepts_one_event_keyed_by_customer_with_event_id_header():
@@ -162,3 +123,25 @@ async def test_commands_are_keyed_by_the_customer_the_id_embeds():
     )
     assert (await intake.post_command("bogus", "ack", JSON, b"")).status == 404
     assert (await intake.post_command(escalation_id, "resolve", JSON, b'{"by": 3}')).status == 422
+    malformed = await intake.post_command(escalation_id, "ack", JSON, b'{"by": ')
+    assert (malformed.status, problem(malformed)["type"]) == (
+        400,
+        "https://escalation.dev/problems/malformed-json",
+    )
+
+
+async def test_command_bodies_carry_a_resolve_cause_and_a_reassign_target():
+    from escalation.schemas import make_escalation_id
+
+    intake, producer = make()
+    escalation_id = make_escalation_id("C-7", "0123456789abcdef01234567", 1)
+    resolve = await intake.post_command(escalation_id, "resolve", JSON, b'{"cause": "usage"}')
+    reassign = await intake.post_command(escalation_id, "reassign", JSON, b'{"to": "dana"}')
+    assert (resolve.status, reassign.status) == (202, 202)
+    sent = [codec.decode_command(value) for _, _, value, _ in producer.sent]
+    assert [(c.action, c.cause, c.to) for c in sent] == [
+        ("resolve", "usage", None),
+        ("reassign", None, "dana"),
+    ]
+    wrong = await intake.post_command(escalation_id, "resolve", JSON, b'{"cause": "bad luck"}')
+    assert wrong.status == 422

@@ -50,6 +50,7 @@ def contact(event_id: str) -> bytes:
 @pytest.fixture
 async def router():
     running = Router(Settings(policy=EXAMPLE_POLICY))
+    real_producer, real_consumer = running.producer, running.consumer
     running.producer = FakeProducer()
     running.consumer = FakeConsumer(TP0)
     running.routed_partitions = [0, 1]
@@ -57,7 +58,9 @@ async def router():
     running.store.open(0)
     running.rebalancing = False
     running.broker_problem = None
-    return running
+    yield running
+    await real_producer.stop()  # never started: closes what their constructors opened
+    await real_consumer.stop()
 
 
 def dead(router: Router) -> list[bytes]:
@@ -71,14 +74,15 @@ def dead(router: Router) -> list[bytes]:
 
 
 async def test_each_failure_goes_where_it_belongs_and_the_batch_commits(router):
-    real_decide = router.engine.decide
+    engine = router.engines.get()
+    real_decide = engine.decide
 
     def decide(contact: Any, *args: Any) -> Any:
         if contact.event_id == "explodes":
             raise ZeroDivisionError("a bug in the decision code")
         return real_decide(contact, *args)
 
-    router.engine.decide = decide
+    engine.decide = decide
     batch = {
         TP0: [
             record(0, b"{not json"),

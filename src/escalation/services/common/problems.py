@@ -9,6 +9,8 @@ from escalation.schemas import codec
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://escalation.dev/problems/"
+MAX_LISTED = codec.MAX_LISTED
+"""Errors listed in one answer; ``error_count`` says how many there were in all."""
 
 TITLES = {
     400: "Malformed request",
@@ -31,6 +33,8 @@ class Problem(Exception):
     detail: str
     errors: list[dict[str, Any]] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    error_count: int | None = None
+    """All the errors found, when ``errors`` lists only the first of them."""
 
     def body(self, instance: str | None = None) -> bytes:
         doc: dict[str, Any] = {
@@ -42,5 +46,6 @@ class Problem(Exception):
         if instance:
             doc["instance"] = instance
         if self.errors is not None:
-            doc["errors"] = self.errors
+            doc["error_count"] = max(self.error_count or 0, len(self.errors))
+            doc["errors"] = self.errors[:MAX_LISTED]
         return codec.dumps(doc)

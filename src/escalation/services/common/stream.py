@@ -51,10 +51,12 @@ import mode
 import structlog
 from faust.types import EventT
 
+from escalation.schemas import codec
+
 from .broker import topics_present, until_broker_answers
 from .dlq import dead_letter_headers
 from .faults import DependencyFailed, RetryPolicy, exit_for_restart, handle_message
-from .http import HttpApp, serve
+from .http import HttpApp, Request, Response, serve
 from .metrics import ServiceMetrics
 from .settings import Settings
 from .topics import catalogue, dlq_of
@@ -147,7 +149,11 @@ class StreamService:
         async def ready() -> list[str]:
             return self.readiness()
 
+        async def healthz(request: Request) -> Response:
+            return Response(200, codec.dumps({"status": "ok", "service": self.service}))
+
         http.ready = ready
+        http.route("GET", "/healthz", healthz)
         return http
 
     def services(self) -> list[mode.Service]:

@@ -153,7 +153,7 @@ class Supervisor:
         from escalation.cli.send import send_file
 
         accepted, duplicates, rejected = await asyncio.to_thread(
-            send_file, demo, intake_url, None, 0.0, 1, self.out
+            send_file, demo, intake_url, out=self.out, shift_to_now=True
         )
         self.say(
             f"demo: sent {demo} ({accepted} accepted, {duplicates} duplicates, "

@@ -1,42 +1,55 @@
-"""Pure escalation decisions: (state, input, now) -> (new state, effects).
+"""Pure escalation decisions: (state, input, now) -> Decision (new state, effects).
 
 No Kafka, HTTP or clock inside, so the live escalator and ``policy replay`` share them.
 Every effect carries an id derived from the state and the input alone, so reprocessing
-an input after a crash yields the same ids and downstream dedup drops the copies.
+an input after a crash yields the same ids and downstream dedup drops the copies. This
+module decides contacts; ``commands`` decides ack, resolve, reopen and reassign;
+``timers`` decides what a tick fires. docs/escalation.md has the state machine.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
-from escalation.schemas import (
-    ContactEvent,
-    EscalationCommand,
-    EscalationEvent,
-    PageRequest,
-    Routing,
-    make_escalation_id,
-    page_id_for,
-)
+from escalation.schemas import ContactEvent, Routing
 from escalation.schemas.base import trusted
 from escalation.schemas.identity import remember, seen_token
 from escalation.schemas.state import (
+    ACTIVE,
     CONTACTS_SHOWN,
     MARKS_LIMIT,
+    PAGING,
     SUMMARY_LIMIT,
     ContactMark,
     IssueState,
+    Notify,
 )
 
+from .commands import decide_command
+from .effects import Decision, settle, spoken
+from .ladder import EMPTY, Roster, snapshot_of
+from .moves import deadline_reason, open_escalation, reopen, step_up
 
-@dataclass
-class Decision:
-    state: IssueState | None
-    escalations: list[EscalationEvent] = field(default_factory=list)
-    pages: list[PageRequest] = field(default_factory=list)
-    outcome: str = "recorded"
-    """recorded | duplicate | opened | grouped | acked | resolved | stale | ignored"""
+__all__ = ["Decision", "decide_command", "decide_contact", "densest_window", "escalation_trigger"]
+
+_RESET = {
+    "escalation_id": None,
+    "status": None,
+    "level": 0,
+    "cycle": 0,
+    "loop": 0,
+    "escalation_contacts": [],
+    "contacts": [],
+    "level_at": None,
+    "resolved_at": None,
+    "followup_due": None,
+    "snapshot": None,
+    "eta": None,
+    "deadline": None,
+    "deadline_due": None,
+}
+"""A new episode after the reopen window: the old escalation's contacts no longer count."""
 
 
 def _new_state(contact: ContactEvent, routing: Routing) -> IssueState:
@@ -63,6 +76,17 @@ def _new_state(contact: ContactEvent, routing: Routing) -> IssueState:
         escalation_contacts=[],
         opened_at=None,
         updated_at=None,
+        authority=routing.authority_required,
+        cycle=0,
+        loop=0,
+        level_at=None,
+        eta=None,
+        followup_due=None,
+        deadline=None,
+        deadline_due=None,
+        resolved_at=None,
+        version=0,
+        snapshot=None,
     )
 
 
@@ -97,69 +121,42 @@ def escalation_trigger(in_window: int, contact: ContactEvent, routing: Routing) 
     return None
 
 
-def _record(
-    kind: str,
+Verdict = tuple[Notify, str] | Literal["keep", "new"]
+"""What a contact does to a resolved escalation: reopen it (whom to page, why), stay on it
+as a plain record ("keep"), or start the issue's next episode ("new")."""
+
+
+def after_resolution(state: IssueState, contact: ContactEvent) -> Verdict:
+    """The customer never reports twice: a contact soon after resolution reopens, and so
+    does an unhappy survey answer or a strongly negative contact at any time."""
+    snapshot = state.snapshot or EMPTY
+    resolved_at = state.resolved_at or contact.occurred_at
+    if contact.occurred_at < resolved_at:
+        return "keep"  # it happened before the resolution it arrives after
+    if contact.csat is not None and contact.csat <= snapshot.csat:
+        return "team", f"reopened.csat: CSAT {contact.csat} after resolution"
+    if contact.sentiment is not None and contact.sentiment <= snapshot.sentiment:
+        return "team", f"reopened.sentiment: sentiment {contact.sentiment:g} after resolution"
+    if contact.csat is not None or contact.channel == "survey":
+        return "keep"  # a satisfied survey answer: the customer did not come back
+    since = contact.occurred_at - resolved_at
+    if snapshot.reopen_window is not None and since <= timedelta(seconds=snapshot.reopen_window):
+        return "owner", (
+            f"reopened.contact: {spoken(int(since.total_seconds()))} after resolution, "
+            f"within the {spoken(snapshot.reopen_window)} reopen window"
+        )
+    return "new"
+
+
+def _noted(
     state: IssueState,
+    contact: ContactEvent,
+    routing: Routing,
     now: datetime,
-    reason: str,
-    cause: str,
-    by: str | None = None,
-    note: str | None = None,
-) -> EscalationEvent:
-    assert state.escalation_id is not None
-    return EscalationEvent(
-        escalation_id=state.escalation_id,
-        type=kind,
-        at=now,
-        customer_id=state.customer_id,
-        issue_id=state.issue_id,
-        issue_key=state.issue_key,
-        category=state.category,
-        product=state.product,
-        owner=state.owner,
-        team=state.team,
-        level=state.level,
-        reason=reason,
-        contacts=state.escalation_contacts,
-        by=by,
-        note=note,
-        cause_id=cause,
-    )
-
-
-def _page(
-    state: IssueState, action: str, reason: str, now: datetime, summary: str | None = None
-) -> PageRequest:
-    assert state.escalation_id is not None
-    return PageRequest(
-        page_id=page_id_for(state.escalation_id, state.level, action),
-        action=action,
-        escalation_id=state.escalation_id,
-        dedup_key=state.escalation_id,
-        level=state.level,
-        reason=reason,
-        customer_id=state.customer_id,
-        customer_tier=state.customer_tier,
-        issue_key=state.issue_key,
-        category=state.category,
-        product=state.product,
-        owner=state.owner,
-        team=state.team,
-        summary=summary or state.summary,
-        contacts=state.escalation_contacts,
-        targets=state.targets,
-        created_at=now,
-    )
-
-
-def decide_contact(
-    state: IssueState | None, contact: ContactEvent, routing: Routing, now: datetime
-) -> Decision:
-    """Record a routed contact on its issue; open an escalation when a threshold is crossed."""
-    token = seen_token(contact.event_id)
-    if state is not None and token in state.seen:
-        return Decision(state, outcome="duplicate")
-    state = state or _new_state(contact, routing)
+    token: str,
+    arm: bool,
+) -> tuple[IssueState, list[ContactMark]]:
+    """The state with this contact counted, and the contacts in its densest window."""
     window = timedelta(seconds=routing.escalation.repeat_window_seconds)
     horizon = contact.occurred_at - window
     marks = [m for m in state.contacts if horizon <= m.at <= contact.occurred_at + window]
@@ -167,78 +164,84 @@ def decide_contact(
         [*marks, trusted(ContactMark, event_id=contact.event_id, at=contact.occurred_at)],
         key=lambda m: m.at,
     )[-MARKS_LIMIT:]
-    in_window = densest_window(marks, contact.occurred_at, window)
-    active = state.status in ("open", "acked")
-    state = state.model_copy(
-        update={
-            "contacts": marks,
-            "seen": remember(state.seen, token),
-            "customer_tier": contact.customer.tier,
-            "summary": _short(contact.summary) or state.summary,
-            # An open issue keeps its owner: the customer never starts over with someone new.
-            "owner": state.owner if active else routing.owner,
-            "team": state.team if active else routing.team,
-            "targets": state.targets if active else routing.targets,
-            "updated_at": now,
-        }
-    )
-    if active:
-        grouped = state.model_copy(
-            update={
-                "escalation_contacts": [*state.escalation_contacts, contact.event_id][
-                    -CONTACTS_SHOWN:
-                ]
-            }
-        )
-        return Decision(grouped, outcome="grouped")
+    # An escalated issue keeps its owner, resolved or not: the customer never starts
+    # over with someone new, and a reopen goes back to whoever resolved it.
+    kept = state.status is not None
+    update: dict[str, object] = {
+        "contacts": marks,
+        "seen": remember(state.seen, token),
+        "customer_tier": contact.customer.tier,
+        "summary": _short(contact.summary) or state.summary,
+        "owner": state.owner if kept else routing.owner,
+        "team": state.team if kept else routing.team,
+        "targets": state.targets if kept else routing.targets,
+        "authority": routing.authority_required,
+        "updated_at": now,
+    }
+    if contact.deadline is not None:
+        # Armed only while nobody has acknowledged: an ack answers the deadline.
+        lead = timedelta(seconds=routing.escalation.deadline_lead_seconds)
+        deadline = contact.deadline.astimezone(UTC)
+        update |= {"deadline": deadline, "deadline_due": deadline - lead if arm else None}
+        if state.status is None:
+            # Should the deadline open the escalation later, this route's settings hold.
+            update["snapshot"] = snapshot_of(routing.escalation)
+    noted = state.model_copy(update=update)
+    return noted, densest_window(marks, contact.occurred_at, window)
+
+
+def decide_contact(
+    state: IssueState | None,
+    contact: ContactEvent,
+    routing: Routing,
+    now: datetime,
+    roster: Roster | None = None,
+) -> Decision:
+    """Record a routed contact on its issue; open, group into or reopen its escalation."""
+    token = seen_token(contact.event_id)
+    if state is not None and token in state.seen:
+        return Decision(state, outcome="duplicate")
+    before, now = state, now.astimezone(UTC)
+    state = state or _new_state(contact, routing)
+    verdict: Verdict = after_resolution(state, contact) if state.status == "resolved" else "keep"
+    if verdict == "new":
+        state = state.model_copy(update=_RESET)
+    reopening = isinstance(verdict, tuple)
+    arm = reopening or state.status not in ("acked", "resolved")
+    state, in_window = _noted(state, contact, routing, now, token, arm)
+    return settle(before, _decide(state, contact, routing, now, roster, verdict, in_window))
+
+
+def _decide(
+    state: IssueState,
+    contact: ContactEvent,
+    routing: Routing,
+    now: datetime,
+    roster: Roster | None,
+    verdict: Verdict,
+    in_window: list[ContactMark],
+) -> Decision:
+    cause = contact.event_id
+    if state.status in ACTIVE or isinstance(verdict, tuple):
+        joined = [*state.escalation_contacts, cause][-CONTACTS_SHOWN:]
+        state = state.model_copy(update={"escalation_contacts": joined})
+    if isinstance(verdict, tuple):
+        notify, reason = verdict
+        return reopen(state, now, reason, cause, roster, notify, contact.summary)
+    due = state.deadline_due is not None and state.deadline_due <= now
+    if state.status in ACTIVE:
+        if due and state.status in PAGING:
+            return step_up(state, now, now, deadline_reason(state), cause, roster)
+        return Decision(state, outcome="grouped")
+    if state.status == "resolved":
+        return Decision(state, outcome="recorded")
     reason = escalation_trigger(len(in_window), contact, routing)
+    if reason is None and due:
+        reason = deadline_reason(state)
     if reason is None:
         return Decision(state, outcome="recorded")
-    sequence = state.escalation_seq + 1
-    opened = state.model_copy(
-        update={
-            "escalation_seq": sequence,
-            "escalation_id": make_escalation_id(state.customer_id, state.issue_id, sequence),
-            "status": "open",
-            "level": 1,
-            "escalation_contacts": [m.event_id for m in in_window][-CONTACTS_SHOWN:],
-            "opened_at": now,
-        }
-    )
-    cause = contact.event_id
-    return Decision(
-        opened,
-        escalations=[
-            _record("opened", opened, now, reason, cause),
-            _record("paged", opened, now, reason, cause),
-        ],
-        pages=[_page(opened, "trigger", reason, now, contact.summary)],
-        outcome="opened",
-    )
-
-
-def decide_command(state: IssueState | None, command: EscalationCommand, now: datetime) -> Decision:
-    """Apply an ack or resolve to the escalation it names, once."""
-    if state is None or state.escalation_id != command.escalation_id:
-        return Decision(state, outcome="stale")
-    token = seen_token(command.command_id)
-    if token in state.seen:
-        return Decision(state, outcome="duplicate")
-    seen = remember(state.seen, token)
-    if state.status == "resolved" or (command.action == "ack" and state.status == "acked"):
-        return Decision(state.model_copy(update={"seen": seen}), outcome="ignored")
-    status = "acked" if command.action == "ack" else "resolved"
-    updated = state.model_copy(update={"status": status, "seen": seen, "updated_at": now})
-    kind = "acked" if status == "acked" else "resolved"
-    reason = f"{kind} by {command.by or 'unknown'}"
-    action = "acknowledge" if status == "acked" else "resolve"
-    return Decision(
-        updated,
-        escalations=[
-            _record(
-                kind, updated, now, reason, command.command_id, by=command.by, note=command.note
-            )
-        ],
-        pages=[_page(updated, action, reason, now)],
-        outcome=kind,
-    )
+    if due:
+        state = state.model_copy(update={"deadline_due": None})
+    snapshot = snapshot_of(routing.escalation)
+    contacts = [m.event_id for m in in_window] or [cause]
+    return open_escalation(state, now, reason, cause, snapshot, contacts, contact.summary)

@@ -39,30 +39,63 @@ def build_http(intake: Intake, metrics: ServiceMetrics, settings: Settings) -> H
 
         return handler
 
+    def link_page(action: str):
+        async def handler(request: Request) -> Response:
+            return _response(
+                await intake.link_page(request.params["escalation_id"], action, request.query)
+            )
+
+        return handler
+
     http.route("POST", "/v1/contacts", contacts)
+    # A page's signed links open a confirm page here; its button posts the command.
+    http.route("GET", "/v1/escalations/{escalation_id}/ack", link_page("ack"))
+    http.route("GET", "/v1/escalations/{escalation_id}/resolve", link_page("resolve"))
     http.route("POST", "/v1/escalations/{escalation_id}/ack", command("ack"))
     http.route("POST", "/v1/escalations/{escalation_id}/resolve", command("resolve"))
+    http.route("POST", "/v1/escalations/{escalation_id}/reopen", command("reopen"))
+    http.route("POST", "/v1/escalations/{escalation_id}/reassign", command("reassign"))
     return http
 
 
 async def run(settings: Settings) -> None:
+    """Serve at once, connect in the background.
+
+    ``/healthz`` answers as soon as the process runs and ``/readyz`` only once the
+    producer is connected, so an orchestrator's liveness probe does not restart intake
+    while the broker is down; meanwhile writes are answered 503 with Retry-After.
+    """
     metrics = ServiceMetrics("intake")
     producer = AIOKafkaProducer(**settings.producer_options())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await until_broker_answers(producer.start, stop, "intake producer")
+    intake = Intake(settings, producer, metrics)
+    http = build_http(intake, metrics, settings)
+    log.info(
+        "intake.listening",
+        host=settings.intake_host,
+        port=settings.intake_port,
+        auth="tokens" if settings.intake_tokens else "open (loopback only)",
+        links="signed" if settings.link_keys else "no link keys: page links do nothing",
+    )
+    server = asyncio.create_task(serve(http, settings.intake_host, settings.intake_port, stop))
+    connect = asyncio.create_task(_connect(intake, producer, stop))
     try:
-        intake = Intake(settings, producer, metrics)
-        http = build_http(intake, metrics, settings)
-        log.info(
-            "intake.listening",
-            host=settings.intake_host,
-            port=settings.intake_port,
-            auth="tokens" if settings.intake_tokens else "open (loopback only)",
-        )
-        await serve(http, settings.intake_host, settings.intake_port, stop)
+        done, _ = await asyncio.wait({server, connect}, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()  # a server that could not bind, a bug while connecting: exit
+        await server
     finally:
+        stop.set()
+        connect.cancel()
+        await asyncio.gather(server, connect, return_exceptions=True)
         await producer.stop()
         log.info("intake.stopped")
+
+
+async def _connect(intake: Intake, producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
+    if await until_broker_answers(producer.start, stop, "intake producer"):
+        intake.connected = True
+        log.info("intake.connected")

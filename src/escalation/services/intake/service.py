@@ -1,10 +1,15 @@
-"""Intake's behaviour, free of any HTTP framework: requests in, (status, headers, body) out."""
+"""Intake's behaviour, free of any HTTP framework: requests in, (status, headers, body) out.
+
+Every check that can refuse a request runs before the broker sees it, cheapest first:
+token, content type, size, the source's rate (before the body is parsed, so a flood
+costs no parsing), the schema (the batch's length before its items), the event-time
+window, each event's size and source. Only then is anything written.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -13,21 +18,30 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Histogram
 
-from escalation.schemas import ContactEvent, EscalationCommand, codec
-from escalation.schemas.identity import InvalidEscalationId, customer_of
+from escalation.schemas import ContactEvent, codec
 from escalation.services.common.metrics import ServiceMetrics
 from escalation.services.common.problems import PROBLEM_JSON, Problem
 from escalation.services.common.settings import Settings
 from escalation.services.common.topics import COMMANDS, CONTACTS
 
+from . import pages
+from .admission import Admission, EventWindow
 from .auth import TokenAuth
+from .commands import Commands
 from .dedup import RecentIds
+from .linked import LinkGate, html_problem, is_form, wants_html
 from .ratelimit import RateLimiter
+from .writer import Record, Writer
 
 log = structlog.get_logger(__name__)
 
 JSON = "application/json"
-BROKER_RETRY_AFTER = "5"
+OPEN_BUCKET = "(open)"
+"""The rate bucket every caller shares when no tokens are configured (loopback only)."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -42,14 +56,30 @@ def problem_reply(problem: Problem, instance: str | None = None) -> Reply:
     return Reply(problem.status, problem.body(instance), problem.headers, PROBLEM_JSON)
 
 
+def html_reply(status: int, page: bytes, headers: Mapping[str, str] | None = None) -> Reply:
+    return Reply(status, page, {**(headers or {}), **pages.HEADERS}, pages.HTML)
+
+
 class Intake:
     def __init__(
-        self, settings: Settings, producer: AIOKafkaProducer, metrics: ServiceMetrics
+        self,
+        settings: Settings,
+        producer: AIOKafkaProducer,
+        metrics: ServiceMetrics,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.settings = settings
         self.producer = producer
         self.metrics = metrics
-        self.auth = TokenAuth(settings.intake_tokens)
+        self.clock = clock
+        self.writer = Writer(producer, settings.intake_broker_deadline_seconds)
+        self.admission = Admission(
+            EventWindow(settings.intake_max_event_age, settings.intake_max_clock_skew),
+            settings.intake_max_event_bytes,
+        )
+        self.auth = TokenAuth(settings.token_grants())
+        gate = LinkGate(settings.link_key_values(), settings.intake_public_url)
+        self.commands = Commands(self.auth, gate, self.writer, clock, require_json)
         self.recent = RecentIds(settings.intake_dedup_window)
         self.limiter = RateLimiter(
             settings.intake_rate_per_source, settings.intake_burst_per_source
@@ -74,6 +104,14 @@ class Intake:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )
 
+    @property
+    def connected(self) -> bool:
+        return self.writer.connected
+
+    @connected.setter
+    def connected(self, value: bool) -> None:
+        self.writer.connected = value
+
     # -- contacts ---------------------------------------------------------------------
 
     async def post_contacts(self, headers: Mapping[str, str], body: bytes) -> Reply:
@@ -93,78 +131,45 @@ class Intake:
                 "body-too-large",
                 f"body is {len(body)} bytes; the limit is {self.settings.intake_max_body_bytes}",
             )
-        try:
-            events = codec.decode_contacts(body)
-        except codec.DecodeError as exc:
-            status = 400 if exc.kind == "malformed" else 422
-            raise Problem(
-                status,
-                "malformed-json" if status == 400 else "schema-violation",
-                exc.detail,
-                exc.errors if status == 422 else None,
-            ) from exc
-        encoded = self._check_batch(events, token_source)
-        source = token_source or events[0].source
-        wait = self.limiter.take(source, len(events))
-        if wait:
-            retry = "60" if wait == float("inf") else str(max(1, int(wait + 0.999)))
-            raise Problem(
-                429,
-                "rate-limited",
-                f"source {source!r} is over its rate of "
-                f"{self.settings.intake_rate_per_source:g} events/s",
-                headers={"retry-after": retry},
-            )
+        bucket = token_source or OPEN_BUCKET
+        self._take(bucket, 1)  # before parsing: every request costs at least one event
+        events = self._decode(body)
+        encoded = self.admission.admit(events, token_source, codec.is_batch(body), self.clock())
+        if len(events) > 1:
+            self._take(bucket, len(events) - 1)
         accepted, duplicates = await self._publish(events, encoded)
         return Reply(202, codec.dumps({"accepted": accepted, "duplicates": duplicates}))
 
-    def _check_batch(self, events: list[ContactEvent], token_source: str | None) -> list[bytes]:
-        """Refuse a batch over a limit or claiming a foreign source; return each event's bytes."""
-        limit = self.settings.intake_max_batch
-        if len(events) > limit:
+    def _take(self, bucket: str, cost: int) -> None:
+        wait = self.limiter.take(bucket, cost)
+        if wait:
+            retry = "60" if wait == float("inf") else str(max(1, int(wait + 0.999)))
+            who = "unauthenticated callers" if bucket == OPEN_BUCKET else f"source {bucket!r}"
             raise Problem(
-                413, "batch-too-large", f"batch has {len(events)} events; the limit is {limit}"
+                429,
+                "rate-limited",
+                f"{who} over the rate of {self.settings.intake_rate_per_source:g} events/s "
+                f"(burst {self.settings.intake_burst_per_source:g})",
+                headers={"retry-after": retry},
             )
-        if not events:
+
+    def _decode(self, body: bytes) -> list[ContactEvent]:
+        try:
+            return codec.decode_contacts(body, self.settings.intake_max_batch)
+        except codec.DecodeError as exc:
+            if exc.kind == "malformed":
+                raise Problem(400, "malformed-json", exc.detail) from exc
+            if exc.kind == "too_many":
+                raise Problem(413, "batch-too-large", exc.detail) from exc
             raise Problem(
-                422,
-                "schema-violation",
-                "the batch is empty",
-                [{"loc": [], "msg": "at least one event is required"}],
-            )
-        encoded = [codec.encode(e) for e in events]
-        too_big = [
-            {
-                "loc": [i],
-                "msg": f"event is {len(value)} bytes; the limit is "
-                f"{self.settings.intake_max_event_bytes}",
-            }
-            for i, value in enumerate(encoded)
-            if len(value) > self.settings.intake_max_event_bytes
-        ]
-        if too_big:
-            raise Problem(
-                413, "event-too-large", f"{len(too_big)} event(s) over the per-event limit", too_big
-            )
-        if token_source is not None:
-            foreign = [
-                {
-                    "loc": [i, "source"] if len(events) > 1 else ["source"],
-                    "msg": f"token is for source {token_source!r}, not {e.source!r}",
-                }
-                for i, e in enumerate(events)
-                if e.source != token_source
-            ]
-            if foreign:
-                raise Problem(
-                    403, "wrong-source", "events claim a source this token is not for", foreign
-                )
-        return encoded
+                422, "schema-violation", exc.detail, exc.errors, error_count=exc.error_count
+            ) from exc
 
     async def _publish(
         self, events: list[ContactEvent], encoded: list[bytes]
     ) -> tuple[list[str], list[str]]:
-        fresh: list[tuple[ContactEvent, bytes]] = []
+        fresh: list[ContactEvent] = []
+        records: list[Record] = []
         duplicates: list[str] = []
         in_batch: set[str] = set()
         for event, value in zip(events, encoded, strict=True):
@@ -173,100 +178,70 @@ class Intake:
                 self.events.labels(event.source, "duplicate").inc()
             else:
                 in_batch.add(event.event_id)
-                fresh.append((event, value))
+                fresh.append(event)
+                records.append(Record(CONTACTS, event.customer.id.encode(), value, event.event_id))
         loop = asyncio.get_running_loop()
         started = loop.time()
-        try:
-            futures = [
-                await self.producer.send(
-                    CONTACTS,
-                    value,
-                    key=e.customer.id.encode(),
-                    headers=[("event-id", e.event_id.encode())],
-                )
-                for e, value in fresh
-            ]
-            await asyncio.gather(*futures)
-        except KafkaError as exc:
-            log.warning("intake.broker_unavailable", error=repr(exc))
-            raise Problem(
-                503,
-                "broker-unavailable",
-                "the event log did not acknowledge the "
-                "write; nothing is lost by retrying the same request",
-                headers={"retry-after": BROKER_RETRY_AFTER},
-            ) from exc
+        await self.writer.write(records, on_written=self._written_late)
         self.ack_seconds.observe(loop.time() - started)
-        for event, _ in fresh:
+        for event in fresh:
             self.recent.add(event.event_id)
             self.events.labels(event.source, "accepted").inc()
         self.metrics.produced.labels(CONTACTS).inc(len(fresh))
-        return [e.event_id for e, _ in fresh], duplicates
+        return [e.event_id for e in fresh], duplicates
+
+    def _written_late(self, event_id: str) -> None:
+        """A write answered with 503 landed after all: its retry is a duplicate."""
+        self.recent.add(event_id)
+        log.info("intake.acknowledged_late", event_id=event_id)
 
     # -- commands ---------------------------------------------------------------------
 
     async def post_command(
         self, escalation_id: str, action: str, headers: Mapping[str, str], body: bytes
     ) -> Reply:
+        """A command by bearer token (JSON), or by a signed link's form (the confirm page)."""
         instance = f"/v1/escalations/{escalation_id}/{action}"
+        form = is_form(headers)
+        html = form and wants_html(headers)
         try:
-            self.auth.source_of(headers.get("authorization"))
-            if body.strip():
-                require_json(headers)
-            try:
-                customer_id = customer_of(escalation_id)
-            except InvalidEscalationId as exc:
-                raise Problem(404, "unknown-escalation", str(exc)) from exc
-            try:
-                parsed = codec.decode_command_body(body)
-            except codec.DecodeError as exc:
-                status = 400 if exc.kind == "malformed" else 422
-                raise Problem(status, "schema-violation", exc.detail, exc.errors or None) from exc
-            command = EscalationCommand(
-                command_id=f"cmd_{secrets.token_hex(12)}",
-                action=action,
-                escalation_id=escalation_id,
-                customer_id=customer_id,
-                at=datetime.now(UTC),
-                by=parsed.by,
-                note=parsed.note,
-                eta=parsed.eta,
-            )
-            try:
-                await (
-                    await self.producer.send(
-                        COMMANDS,
-                        codec.encode(command),
-                        key=customer_id.encode(),
-                        headers=[("event-id", command.command_id.encode())],
-                    )
-                )
-            except KafkaError as exc:
-                raise Problem(
-                    503,
-                    "broker-unavailable",
-                    "the command was not written; retry",
-                    headers={"retry-after": BROKER_RETRY_AFTER},
-                ) from exc
+            done = None
+            if form:
+                claim, command = await self.commands.by_link(escalation_id, action, headers, body)
+                done = pages.done(claim, command.command_id)
+            else:
+                command = await self.commands.by_token(escalation_id, action, headers, body)
             self.metrics.produced.labels(COMMANDS).inc()
-            reply = Reply(
-                202,
-                codec.dumps(
-                    {
-                        "command_id": command.command_id,
-                        "escalation_id": escalation_id,
-                        "action": action,
-                    }
-                ),
+            accepted = {"command_id": command.command_id, "escalation_id": escalation_id}
+            reply = (
+                html_reply(202, done)
+                if html and done is not None
+                else Reply(202, codec.dumps({**accepted, "action": action}))
             )
         except Problem as problem:
-            reply = problem_reply(problem, instance)
-        self.requests.labels(action, str(reply.status)).inc()
+            reply = (
+                html_reply(problem.status, html_problem(problem), problem.headers)
+                if html
+                else problem_reply(problem, instance)
+            )
+        self.requests.labels(f"{action}-link" if form else action, str(reply.status)).inc()
+        return reply
+
+    async def link_page(self, escalation_id: str, action: str, query: str) -> Reply:
+        """``GET`` of a signed link: the confirm page, or why the link does nothing (403)."""
+        try:
+            reply = html_reply(200, self.commands.confirm_page(escalation_id, action, query))
+        except Problem as problem:
+            reply = html_reply(problem.status, html_problem(problem))
+        self.requests.labels(f"{action}-page", str(reply.status)).inc()
         return reply
 
     # -- health -----------------------------------------------------------------------
 
     async def readiness(self) -> list[str]:
+        """Ready once connected and while the broker answers metadata requests."""
+        if not self.connected:
+            return ["not connected to the event log yet"]
         try:
             await asyncio.wait_for(self.producer.client.fetch_all_metadata(), timeout=2.0)
         except (TimeoutError, KafkaError) as exc:

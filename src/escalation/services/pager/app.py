@@ -3,10 +3,15 @@
 A page id is delivered to a target, then remembered in a changelog-backed table, so a
 replay after a crash or rebalance skips it. A crash between the two re-delivers with the
 same webhook-id, which Standard Webhooks receivers use to drop the copy.
+
+The targets follow the policy file as the router does: the same ``PolicyHolder`` reloads
+it on change and on SIGHUP, and the targets are rebuilt once per new policy version, so a
+target added to the file is delivered to without a restart.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime
 
@@ -15,9 +20,11 @@ import structlog
 from faust.types import EventT
 from prometheus_client import Counter, Histogram
 
-from escalation.policy import LoadedPolicy, load_policy
+from escalation.policy import LoadedPolicy
+from escalation.policy.reload import Derived, PolicyHolder
 from escalation.schemas import PageRequest, codec
 from escalation.services.common.faults import DeadLetter
+from escalation.services.common.policy_watch import PolicyWatcher
 from escalation.services.common.settings import Settings
 from escalation.services.common.stream import StreamService
 from escalation.services.common.topics import DELIVERED_TABLE, PAGER_APP, PAGES
@@ -36,14 +43,19 @@ class PageUndeliverable(DeadLetter):
 
 
 class PagerService(StreamService):
-    def __init__(self, settings: Settings, policy: LoadedPolicy | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         super().__init__(settings, PAGER_APP, "pager", settings.pager_port)
-        loaded = policy or load_policy(settings.policy)
-        self.targets, self.target_problems = build_targets(loaded.policy)
-        for problem in self.target_problems:
-            log.error("pager.target_unusable", problem=problem)
+        self.holder = PolicyHolder(settings.policy, self.metrics.registry)
+        self.targets = Derived(self.holder, self._build_targets)
         base = settings.intake_public_url or f"http://{settings.intake_host}:{settings.intake_port}"
-        self.links = Links(base.rstrip("/"))
+        keys = settings.link_key_values()  # production refuses to start without one
+        self.links = Links(base.rstrip("/"), keys[0] if keys else None, settings.link_ttl)
+        if not keys:
+            log.warning(
+                "pager.unsigned_links",
+                why="no ESCALATION_LINK_KEYS: page links "
+                "are bare API URLs that need a bearer token",
+            )
         self.backoff = Backoff(
             settings.pager_backoff_base_seconds,
             settings.pager_backoff_max_seconds,
@@ -74,9 +86,18 @@ class PagerService(StreamService):
         self.ready_checks.append(self._targets_ready)
         self.consume(self.topic(PAGES), "deliver-pages", self.handle)
         self.app.service(self._client_owner())
+        self.app.service(PolicyWatcher(self.holder))
+
+    def _build_targets(self, loaded: LoadedPolicy) -> tuple[dict[str, Target], list[str]]:
+        targets, problems = build_targets(loaded.policy, os.environ)
+        for problem in problems:
+            log.error("pager.target_unusable", problem=problem, policy=loaded.version)
+        log.info("pager.targets_built", policy=loaded.version, targets=sorted(targets))
+        return targets, problems
 
     def _targets_ready(self) -> str | None:
-        return "; ".join(self.target_problems) or None
+        _, problems = self.targets.get()
+        return "; ".join(problems) or None
 
     def _client_owner(self) -> object:
         import mode
@@ -97,15 +118,18 @@ class PagerService(StreamService):
 
     async def handle(self, event: EventT) -> None:
         page = codec.decode_page(event.message.value)
+        targets, _ = self.targets.get()  # one set for the whole page, even across a reload
         failures = []
         for target_id in page.targets or []:
             key = f"{page.page_id}|{target_id}".encode()
             if self.delivered.get(key) is not None:
                 self.metrics.duplicates.labels(PAGES).inc()
                 continue
-            target = self.targets.get(target_id)
+            target = targets.get(target_id)
             if target is None:
-                failures.append(f"{target_id}: unknown or unusable target")
+                failures.append(
+                    f"{target_id}: unknown or unusable target in policy {self.targets.built_from}"
+                )
                 continue
             error = await self._deliver(target, page)
             if error:

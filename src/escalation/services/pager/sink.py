@@ -1,8 +1,10 @@
-"""A local page receiver for the embedded stack: verifies signatures and prints each page.
+"""A local page receiver for the embedded stack: verifies, validates and prints each page.
 
-Also serves ``GET /pages`` (every verified page, in arrival order) so tests and the demo
-can read what arrived. Deliveries with a webhook-id already seen are acknowledged and
-not printed again, as a Standard Webhooks receiver should.
+After the signature, the body is validated against ``WebhookPage`` (the contract's page
+model): a page that drifts from the contract is refused, and the tests that read pages
+here fail. ``GET /pages`` lists every accepted page as sent, in arrival order. A
+webhook-id already seen is acknowledged and not printed again, as a Standard Webhooks
+receiver should.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 import structlog
 
-from escalation.schemas import codec
+from escalation.schemas import WebhookPage, codec
 from escalation.services.common.http import HttpApp, Request, Response, serve
 from escalation.services.common.metrics import ServiceMetrics
 from escalation.services.common.problems import Problem
@@ -25,19 +27,18 @@ from .signing import SignatureError, verify
 log = structlog.get_logger(__name__)
 
 
-def render(page: dict[str, Any]) -> str:
-    customer = page.get("customer") or {}
+def render(page: WebhookPage) -> str:
     lines = [
-        f"PAGE [{page.get('type')}] level {page.get('level')}  {page.get('escalation_id')}",
-        f"  why:      {page.get('reason')}",
-        f"  customer: {customer.get('id')} ({customer.get('tier')})  issue: "
-        f"{page.get('issue_key') or page.get('category')} {page.get('product') or ''}".rstrip(),
-        f"  owner:    {page.get('owner')} (team {page.get('team')})",
-        f"  contacts: {', '.join(page.get('contacts') or [])}",
+        f"PAGE [{page.type}] level {page.level}  {page.escalation_id}",
+        f"  why:      {page.reason}",
+        f"  customer: {page.customer.id} ({page.customer.tier})  issue: "
+        f"{page.issue_key or page.category} {page.product or ''}".rstrip(),
+        f"  owner:    {page.owner} (team {page.team})",
+        f"  contacts: {', '.join(page.contacts)}",
     ]
-    if page.get("summary"):
-        lines.append(f"  summary:  {page['summary']}")
-    lines.append(f"  ack:      curl -X POST {page.get('ack_url')}")
+    if page.summary:
+        lines.append(f"  summary:  {page.summary}")
+    lines.append(f"  ack:      {page.ack_url}")
     return "\n".join(lines)
 
 
@@ -57,9 +58,16 @@ class PageSink:
             raise Problem(401, "bad-signature", str(exc)) from exc
         if msg_id in self.seen:
             return Response(204)
-        page = codec.loads_plain(request.body)
+        try:
+            page = codec.decode(WebhookPage, request.body)
+        except codec.DecodeError as exc:
+            log.warning("sink.invalid_page", webhook_id=msg_id, error=exc.detail)
+            if exc.kind == "malformed":
+                raise Problem(400, "malformed-json", exc.detail) from exc
+            raise Problem(422, "schema-violation", exc.detail, exc.errors) from exc
         self.seen.add(msg_id)
-        self.pages.append({"webhook_id": msg_id, "verified": True, "page": page})
+        sent = codec.loads_plain(request.body)
+        self.pages.append({"webhook_id": msg_id, "verified": True, "page": sent})
         print(render(page), file=self.out, flush=True)
         return Response(204)
 

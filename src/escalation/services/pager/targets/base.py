@@ -2,47 +2,44 @@
 
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 
 from escalation.schemas import PageRequest
-
-_VAR = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}")
-
-
-class TargetConfigError(ValueError):
-    pass
-
-
-def expand_env(text: str, environ: dict[str, str] | None = None) -> str:
-    """Expand ``${VAR}`` and ``${VAR:-default}``; an unset VAR without default is an error."""
-    env = os.environ if environ is None else environ
-
-    def replace(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
-            return default
-        raise TargetConfigError(f"environment variable {name} is not set")
-
-    return _VAR.sub(replace, text)
+from escalation.services.common.links import LinkClaim, sign
 
 
 @dataclass(frozen=True)
 class Links:
-    """Where a receiver can act on an escalation."""
+    """Where the people a page reaches can act on its escalation: the one place every
+    target gets its ack and resolve URLs from, whatever it renders them into.
+
+    With a key, each URL opens intake's confirm page and carries a token signed for this
+    escalation, action, level and target, valid for ``ttl`` from when the page was made
+    (not from each attempt, so a retried or replayed page has the same body). Without a
+    key (an embedded service run alone) the URL is the bare API endpoint, which needs a
+    bearer token.
+    """
 
     base_url: str
+    key: str | None = None
+    ttl: timedelta = timedelta(days=7)
 
-    def ack(self, escalation_id: str) -> str:
-        return f"{self.base_url}/v1/escalations/{escalation_id}/ack"
+    def ack(self, page: PageRequest, target_id: str) -> str:
+        return self._link(page, "ack", target_id)
 
-    def resolve(self, escalation_id: str) -> str:
-        return f"{self.base_url}/v1/escalations/{escalation_id}/resolve"
+    def resolve(self, page: PageRequest, target_id: str) -> str:
+        return self._link(page, "resolve", target_id)
+
+    def _link(self, page: PageRequest, action: str, target_id: str) -> str:
+        url = f"{self.base_url}/v1/escalations/{page.escalation_id}/{action}"
+        if self.key is None:
+            return url
+        expires = int((page.created_at + self.ttl).timestamp())
+        claim = LinkClaim(page.escalation_id, action, page.level, expires, target_id)
+        return f"{url}?token={sign(self.key, claim)}"
 
 
 class Target:

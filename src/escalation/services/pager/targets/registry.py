@@ -1,31 +1,29 @@
-"""Build the usable page targets from the policy, collecting what makes one unusable."""
+"""Build the page targets the pager delivers to from the policy and the environment.
+
+Which targets are usable, and why the others are not, is decided by
+``escalation.policy.targets.check_targets``: the same function ``policy check`` reports
+from, so a file that checks clean is one the pager accepts.
+"""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable, Mapping
 
 from escalation.policy.model import Policy
+from escalation.policy.targets import Deliverable, check_targets
 
-from ..signing import SignatureError, secret_key
-from .base import Target, TargetConfigError, expand_env
+from .base import Target
 from .webhook import WebhookTarget
 
+BUILDERS: dict[str, Callable[[Deliverable], Target]] = {
+    "webhook": lambda t: WebhookTarget(t.id, t.url, t.secret),
+}
+"""One builder per type in ``policy.targets.DELIVERED`` (a unit test holds them equal)."""
 
-def build_targets(policy: Policy) -> tuple[dict[str, Target], list[str]]:
-    targets: dict[str, Target] = {}
-    problems: list[str] = []
-    for spec in policy.targets:
-        try:
-            url = expand_env(spec.url)
-            if spec.type != "webhook":
-                raise TargetConfigError(f"target type {spec.type!r} is not supported yet")
-            if spec.secret is None:
-                raise TargetConfigError("webhook targets need secret: {env: NAME}")
-            secret = os.environ.get(spec.secret.env)
-            if not secret:
-                raise TargetConfigError(f"environment variable {spec.secret.env} is not set")
-            secret_key(secret)
-            targets[spec.id] = WebhookTarget(spec.id, url, secret)
-        except (TargetConfigError, SignatureError) as exc:
-            problems.append(f"target {spec.id}: {exc}")
-    return targets, problems
+
+def build_targets(
+    policy: Policy, environ: Mapping[str, str]
+) -> tuple[dict[str, Target], list[str]]:
+    """The usable targets by id, and every problem of the others ('path: message')."""
+    usable, problems = check_targets(policy, environ)
+    return {t.id: BUILDERS[t.type](t) for t in usable}, problems

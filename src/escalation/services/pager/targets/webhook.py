@@ -1,41 +1,42 @@
-"""Webhook target: signed JSON per Standard Webhooks (CONTRACT section 6)."""
+"""Webhook target: a ``WebhookPage`` as JSON, signed per Standard Webhooks.
+
+The body's fields are the public contract (docs/contract.md, "Pages"); the model in
+``schemas/page.py`` is their one definition, with a generated JSON Schema.
+"""
 
 from __future__ import annotations
 
 import httpx
 
 from escalation.schemas import PageRequest, codec
+from escalation.schemas.page import WEBHOOK_EVENT_TYPES, PageCustomer, WebhookPage
 
 from ..signing import sign
 from .base import Links, Target
 
-EVENT_TYPES = {
-    "trigger": "escalation.paged",
-    "acknowledge": "escalation.acked",
-    "resolve": "escalation.resolved",
-}
 
-
-def payload(page: PageRequest, links: Links) -> dict[str, object]:
-    return {
-        "type": EVENT_TYPES[page.action],
-        "page_id": page.page_id,
-        "escalation_id": page.escalation_id,
-        "dedup_key": page.dedup_key,
-        "level": page.level,
-        "reason": page.reason,
-        "customer": {"id": page.customer_id, "tier": page.customer_tier},
-        "issue_key": page.issue_key,
-        "category": page.category,
-        "product": page.product,
-        "summary": page.summary,
-        "owner": page.owner,
-        "team": page.team,
-        "contacts": page.contacts,
-        "created_at": page.created_at.isoformat(),
-        "ack_url": links.ack(page.escalation_id),
-        "resolve_url": links.resolve(page.escalation_id),
-    }
+def payload(page: PageRequest, links: Links, target_id: str) -> WebhookPage:
+    """The body target ``target_id`` gets for ``page``, validated: a page it refuses is
+    dead-lettered. Its links are signed for that target."""
+    return WebhookPage(
+        type=WEBHOOK_EVENT_TYPES[page.action],
+        page_id=page.page_id,
+        escalation_id=page.escalation_id,
+        dedup_key=page.dedup_key,
+        level=page.level,
+        reason=page.reason,
+        customer=PageCustomer(id=page.customer_id, tier=page.customer_tier),
+        issue_key=page.issue_key,
+        category=page.category,
+        product=page.product,
+        summary=page.summary,
+        owner=page.owner,
+        team=page.team,
+        contacts=page.contacts,
+        created_at=page.created_at,
+        ack_url=links.ack(page, target_id),
+        resolve_url=links.resolve(page, target_id),
+    )
 
 
 class WebhookTarget(Target):
@@ -47,7 +48,7 @@ class WebhookTarget(Target):
         self.secret = secret
 
     def build(self, page: PageRequest, links: Links, now: int) -> httpx.Request:
-        body = codec.dumps(payload(page, links))
+        body = codec.encode_http_body(payload(page, links, self.id))
         headers = {
             "content-type": "application/json",
             "webhook-id": page.page_id,
