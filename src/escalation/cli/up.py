@@ -46,7 +46,7 @@ def child_env(
             "ESCALATION_PAGER_PORT": str(ports["pager"]),
             "ESCALATION_SINK_PORT": str(ports["sink"]),
             "ESCALATION_SINK_SECRET": secret,
-            "ESCALATION_PAGE_SINK_URL": sink_url,
+            "ESCALATION_TARGET_SINK_URL": sink_url,
             "ESCALATION_PAGE_SINK_SECRET": secret,
             "ESCALATION_DATA_DIR": str(data_dir),
             "ESCALATION_LOG_FORMAT": "json",

@@ -43,3 +43,19 @@ def dead_letter_headers(
         error=text[:500],
     )
     return list(headers.items())
+
+
+FAILED_TARGET = "failed-target"
+"""On ``pages.dlq.v1``: the target that could not take the page (reason ``delivery``)."""
+DEAD_LETTER_HEADERS = frozenset(
+    {
+        "error",
+        "error-type",
+        "source-topic",
+        "source-partition",
+        "source-offset",
+        "dead-lettered-at",
+        FAILED_TARGET,
+    }
+)
+"""What a dead letter carries besides the original headers: removed when it is replayed."""
