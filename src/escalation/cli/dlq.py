@@ -3,7 +3,9 @@
 Each record goes back as it was first read: the original key, value and headers (the
 dead-letter headers removed), to the source topic and partition its headers name. The
 services dedup by event, command and page ids, so replaying a record that was already
-handled changes nothing. A consumer group per DLQ remembers how far replay got, so a
+handled changes nothing. Only what was dead-lettered before the replay began is replayed
+(a page that fails again is dead-lettered anew, not replayed in a loop). A consumer
+group per DLQ remembers how far replay got, so a
 second run replays only what was dead-lettered since; ``--from-start`` replays all.
 """
 
@@ -12,7 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from collections import Counter
+from typing import Any
 
 from escalation.services.common.dlq import DEAD_LETTER_HEADERS
 from escalation.services.common.settings import Settings
@@ -31,11 +35,17 @@ def source_of(topic: str, headers: dict[str, bytes]) -> tuple[str, int | None]:
 
 
 async def replay(settings: Settings, topic: str, from_start: bool, reason: str | None) -> Counter:
-    """Re-publish the dead letters of ``topic``; returns how many went to each source."""
+    """Re-publish the dead letters of ``topic``; returns how many went to each source.
+
+    Only what was dead-lettered before the replay started is replayed: a record that
+    fails again is dead-lettered anew, and reading on would replay it in a loop.
+    """
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-    group = f"escalation-dlq-replay.{topic}"
-    consumer = AIOKafkaConsumer(topic, **settings.consumer_options(group))
+    started_ms = int(time.time() * 1000)
+    consumer = AIOKafkaConsumer(
+        topic, **settings.consumer_options(f"escalation-dlq-replay.{topic}")
+    )
     producer = AIOKafkaProducer(**settings.producer_options())
     replayed: Counter = Counter()
     await consumer.start()
@@ -47,31 +57,35 @@ async def replay(settings: Settings, topic: str, from_start: bool, reason: str |
         while idle < IDLE_POLLS:
             batch = await consumer.getmany(timeout_ms=1000)
             idle = 0 if batch else idle + 1
-            sent = []
-            for messages in batch.values():
+            sent, done = [], {}
+            for tp, messages in batch.items():
                 for message in messages:
+                    if message.timestamp >= started_ms:
+                        consumer.pause(tp)  # dead-lettered since the replay began
+                        break
+                    done[tp] = message.offset + 1
                     headers = {k: bytes(v) for k, v in message.headers}
                     if reason is not None and headers.get("error-type", b"").decode() != reason:
                         continue
-                    source, partition = source_of(topic, headers)
-                    original = [(k, v) for k, v in headers.items() if k not in DEAD_LETTER_HEADERS]
-                    sent.append(
-                        await producer.send(
-                            source,
-                            message.value,
-                            key=message.key,
-                            headers=original,
-                            partition=partition,
-                        )
-                    )
-                    replayed[source] += 1
+                    sent.append(await _send(producer, topic, message, headers))
+                    replayed[source_of(topic, headers)[0]] += 1
             await asyncio.gather(*sent)  # every record acknowledged before the commit
-            if batch:
-                await consumer.commit()
+            if done:
+                await consumer.commit(done)
+            if consumer.assignment() and consumer.paused() >= consumer.assignment():
+                break
     finally:
         await producer.stop()
         await consumer.stop()
     return replayed
+
+
+async def _send(producer: Any, topic: str, message: Any, headers: dict[str, bytes]) -> Any:
+    source, partition = source_of(topic, headers)
+    original = [(k, v) for k, v in headers.items() if k not in DEAD_LETTER_HEADERS]
+    return await producer.send(
+        source, message.value, key=message.key, headers=original, partition=partition
+    )
 
 
 def run(args: argparse.Namespace) -> int:

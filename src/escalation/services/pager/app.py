@@ -79,7 +79,7 @@ class PagerService(StreamService):
             settings.pager_lane_capacity, settings.pager_lane_concurrency, self.courier.run
         )
         self.books = Bookkeeper(self)
-        self.wire: Any = None
+        self.wire = wire_for(self.rules, settings)  # before any agent or lane can run
         self.ready_checks.append(self._targets_ready)
         self.consume(self.topic(PAGES), "deliver-pages", self.handle)
         self.consume(self.topic(ESCALATIONS), "page-outcomes", self.books.handle)
@@ -105,9 +105,6 @@ class PagerService(StreamService):
                 self.settings.pager_breaker_failures, self.settings.pager_breaker_reset_seconds
             )
         return self.breakers[target]
-
-    async def start_wire(self) -> None:
-        self.wire = wire_for(self.rules, self.settings)
 
     async def handle(self, event: EventT) -> None:
         """Take one page: pending per target, handed to its lane; never wait for a receiver."""

@@ -1,5 +1,5 @@
-"""What the pager owns beside faust's agents: its HTTP client and its lanes, started and
-stopped with the worker (the lanes stop first, so no delivery outlives the client)."""
+"""What the pager owns beside faust's agents: its HTTP client and its lanes, stopped with
+the worker (the lanes first, so no delivery outlives the client)."""
 
 from __future__ import annotations
 
@@ -29,10 +29,6 @@ class Owned(mode.Service):
         super().__init__()
         self.pager = pager
 
-    async def on_start(self) -> None:
-        await self.pager.start_wire()
-
     async def on_stop(self) -> None:
         await self.pager.lanes.stop()
-        if self.pager.wire is not None:
-            await self.pager.wire.client.aclose()
+        await self.pager.wire.client.aclose()

@@ -87,8 +87,7 @@ class EmailTarget(Target):
             try:
                 await aiosmtplib.send(
                     message,
-                    hostname=self.host,
-                    port=self.port,
+                    hostname=self.host,  # for the certificate: the socket is connected
                     sock=sock,
                     start_tls=self.starttls,
                     tls_context=wire.tls if self.starttls else None,
