@@ -74,6 +74,8 @@ class PagerService(StreamService):
         self.ledger = Ledger(self.table, settings.pager_delivered_horizon.total_seconds())
         self.publisher = Publisher(self.topic(ESCALATIONS), self.topic(dlq_of(PAGES)), self.metrics)
         self.breakers: dict[str, Breaker] = {}
+        self.settled: set[bytes] = set()
+        """Deliveries whose outcome is written but not yet read back by the books."""
         self.courier = Courier(self)
         self.lanes = Lanes(
             settings.pager_lane_capacity, settings.pager_lane_concurrency, self.courier.run
@@ -130,18 +132,21 @@ class PagerService(StreamService):
         for target_id in dict.fromkeys(page.targets):
             ident = key(page.page_id, target_id)
             known = self.ledger.get(ident)
-            if known is not None:
+            if known is not None and (known.state == "delivered" or self.in_hand(ident)):
                 if known.state == "delivered":
                     self.metrics.duplicates.labels(PAGES).inc()
-                continue  # delivered, or in its lane already
+                continue  # delivered, in its lane, or its outcome on the way to the books
             target = targets.get(target_id)
             if target is not None and not target.accepts(page.action):
                 continue
-            self.ledger.pend(
-                ident,
-                Record("pending", now, message.partition, message.value, headers, message.offset),
-            )
-            job = Job(page, target_id, message.partition, now)
+            if known is None:
+                record = Record(
+                    "pending", now, message.partition, message.value, headers, message.offset
+                )
+                self.ledger.pend(ident, record)
+            # else: pending but in no one's hands (a retried handler): take it up again
+            started = known.at if known is not None else now
+            job = Job(page, target_id, message.partition, started)
             if target is None:
                 why = f"{target_id}: unknown or unusable target in policy {self.targets.built_from}"
                 await self.books.fail_now(job, why, None)
@@ -150,6 +155,12 @@ class PagerService(StreamService):
                 await self.books.fail_now(job, why, target.fallback)
             self.pager_metrics.backlog.labels(target_id).set(self.lanes.lane(target_id).backlog)
         self.pager_metrics.expired.inc(self.ledger.sweep(message.partition))
+
+    def in_hand(self, ident: bytes) -> bool:
+        """Whether a pending delivery is being worked on: in a lane, or its outcome written."""
+        target = ident.decode().split("|", 1)[1]
+        lane = self.lanes.lanes.get(target)
+        return ident in self.settled or (lane is not None and ident in lane.keys)
 
     async def _resume(self) -> None:
         """After recovery: every pending delivery of our partitions goes back to its lane."""

@@ -52,7 +52,12 @@ class Bookkeeper:
             fallback=fallback,
             fallback_for=job.fallback_for,
         )
-        await pager.publisher.record(record, job.partition)
+        pager.settled.add(job.key)  # before the books can read it back
+        try:
+            await pager.publisher.record(record, job.partition)
+        except BaseException:
+            pager.settled.discard(job.key)  # not written: a retried handler takes it up again
+            raise
 
     async def handle(self, event: EventT) -> None:
         if OUTCOME_HEADER not in header_map(event):
@@ -60,6 +65,7 @@ class Bookkeeper:
         record = codec.decode_escalation(event.message.value)
         partition = event.message.partition
         if record.type in ("page.delivered", "page.failed") and record.target is not None:
+            self.pager.settled.discard(key(record.page_id or "", record.target))
             if record.type == "page.delivered":
                 await self._delivered(record, partition)
             else:

@@ -112,6 +112,7 @@ class Courier:
                 said += f"; sent to {fallback} instead"
             error = f"{job.target}: {verdict.detail or verdict.reason}"
             record = outcome("page.failed", page, said, error=error, fallback=fallback, **common)
+        pager.settled.add(job.key)  # before the books can read it back
         await self.publish(record, job.partition)
 
     async def publish(self, record: object, partition: int) -> None:
