@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT_BASE ?= 8080
 
-.PHONY: run test unit integration lint format bench install clean schemas
+.PHONY: run test unit integration lint format bench install clean schemas browser
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "escalation needs Python 3.11+; set PYTHON=python3.11")'
@@ -39,6 +39,18 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The browser test drives Debian's chromium (Playwright's own browser download is not used).
+browser:
+	@if command -v chromium >/dev/null 2>&1; then \
+	  echo "browser: $$(command -v chromium)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y --no-install-recommends chromium \
+	    || { apt-get update && apt-get install -y --no-install-recommends chromium; }; \
+	else \
+	  echo "browser: chromium is missing; as root run: apt-get install chromium" >&2; exit 1; \
+	fi
 
 schemas: $(STAMP)
 	$(BIN)/escalation schemas export

@@ -5,11 +5,12 @@
 Each measurement gets a fresh embedded broker with the project's topics and N contact
 events in ``contacts.v1`` (keys = customer id, header ``event-id``):
 
-- raw: one aiokafka consumer/producer loop, contacts.v1 -> decode_contact -> encode ->
-  another topic, commit per batch; timed from its first read to its last write;
-- router: ``escalation router`` as a real process; timed from the first
-  poll of its ``escalation_routed_total`` metric that is above zero until it reaches
-  N, so its startup (group join, state recovery) is excluded.
+- raw: the tuned aiokafka loop of ``bench/baseline.py``, contacts.v1 -> decode_contact
+  -> encode -> another topic, commit per batch; timed from its first read to its last
+  commit;
+- router: ``escalation router`` as a real process; the bench polls the group's committed
+  offsets, and the clock runs from the first poll that sees a commit to the one that sees
+  all N committed, so its startup (group join, state recovery) is excluded.
 """
 
 from __future__ import annotations
@@ -21,18 +22,22 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
 
 from escalation.schemas import codec
 from escalation.services.common.broker import EmbeddedBroker, ensure_topics, free_port
 from escalation.services.common.settings import Settings
-from escalation.services.common.topics import CONTACTS, TopicSpec, catalogue
-from escalation.testing.stack import EXAMPLE_POLICY, ROOT, eventually, scrape
+from escalation.services.common.topics import CONTACTS, ROUTER_APP, TopicSpec, catalogue
+from escalation.testing.stack import EXAMPLE_POLICY, ROOT, eventually
 
-from .__main__ import PARTITIONS, raw_pipeline, values
+from .baseline import PARTITIONS, producer, raw_pipeline, write_all
+from .load import aio_run
+from .mix import routine
 
 RAW_OUT = "bench.raw.routed"
 
@@ -49,50 +54,71 @@ def fresh_broker() -> EmbeddedBroker:
     broker = EmbeddedBroker()
     broker.start()
     specs = [*catalogue(PARTITIONS), TopicSpec(RAW_OUT, PARTITIONS)]
-    asyncio.run(ensure_topics(Settings(kafka_bootstrap=broker.bootstrap).kafka_common(), specs))
+    aio_run(ensure_topics(Settings(kafka_bootstrap=broker.bootstrap).kafka_common(), specs))
     return broker
 
 
 async def preload(bootstrap: str, n: int, run: str) -> None:
     """N contact events into contacts.v1, keyed by customer id, with an event-id header."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks="all")
-    await producer.start()
+    records = []
+    for value in routine(n, run):
+        data = codec.loads_plain(value)
+        records.append(
+            (data["customer"]["id"].encode(), value, [("event-id", data["event_id"].encode())])
+        )
+    client = producer(bootstrap)
+    await client.start()
     try:
-        payloads = values(n, run)
-        for offset in range(0, n, 1000):
-            futures = []
-            for value in payloads[offset : offset + 1000]:
-                data = codec.loads_plain(value)
-                futures.append(
-                    await producer.send(
-                        CONTACTS,
-                        value,
-                        key=data["customer"]["id"].encode(),
-                        headers=[("event-id", data["event_id"].encode())],
-                    )
-                )
-            await asyncio.gather(*futures)
+        await write_all(client, CONTACTS, records)
     finally:
-        await producer.stop()
+        await client.stop()
 
 
 def raw_rate(n: int) -> float:
     broker = fresh_broker()
     try:
-        asyncio.run(preload(broker.bootstrap, n, "raw"))
-        start, end = asyncio.run(
-            raw_pipeline(broker.bootstrap, CONTACTS, RAW_OUT, n, asyncio.Event())
-        )
+        aio_run(preload(broker.bootstrap, n, "raw"))
+        start, end = aio_run(raw_pipeline(broker.bootstrap, CONTACTS, RAW_OUT, n, asyncio.Event()))
         return n / (end - start)
     finally:
         broker.stop()
 
 
-def _routed(port: int) -> float | None:
+async def _watch_commits(
+    bootstrap: str, n: int, limit: float, alive: Callable[[], bool]
+) -> tuple[float, float, float]:
+    """(first committed count seen, when, when all N were committed) by polling the group."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=ROUTER_APP)
+    await consumer.start()
+    tps = [TopicPartition(CONTACTS, p) for p in range(PARTITIONS)]
+    first = started = None
+    count = 0.0
     try:
-        return scrape(f"http://127.0.0.1:{port}", "escalation_routed_total")
-    except httpx.HTTPError:
-        return None
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline and alive():
+            count = sum([(await consumer.committed(tp)) or 0 for tp in tps])
+            now = time.perf_counter()
+            if first is None and count > 0:
+                first, started = count, now
+            if count >= n:
+                assert first is not None and started is not None
+                if now == started:
+                    raise RouterFailed("committed everything before the first poll", 0.0)
+                return first, started, now
+            await asyncio.sleep(0.02)
+        rate = (count - first) / (time.perf_counter() - started) if first and started else 0.0
+        raise RouterFailed(f"the router committed {count:.0f} of {n} in {limit:.0f} s", rate)
+    finally:
+        await consumer.stop()
+
+
+async def _load_and_watch(
+    bootstrap: str, n: int, limit: float, alive: Callable[[], bool]
+) -> tuple[float, float, float]:
+    """Watch the commits from before the first contact is written."""
+    watch = asyncio.create_task(_watch_commits(bootstrap, n, limit, alive))
+    await preload(bootstrap, n, "router")
+    return await watch
 
 
 def _ready(port: int, process: subprocess.Popen[bytes], log: Path) -> bool:
@@ -104,7 +130,7 @@ def _ready(port: int, process: subprocess.Popen[bytes], log: Path) -> bool:
         return False
 
 
-def router_rate(n: int, limit: float = 900.0) -> float:
+def router_rate(n: int, limit: float = 120.0) -> float:
     """Start the router, wait until ready, load N contacts, time until it routed them all."""
     broker = fresh_broker()
     port = free_port()
@@ -127,29 +153,16 @@ def router_rate(n: int, limit: float = 900.0) -> float:
             )
         try:
             eventually(lambda: _ready(port, process, log), "router ready", 120)
-            asyncio.run(preload(broker.bootstrap, n, "router"))
-            first = started = None
-            count, now = 0.0, time.perf_counter()
-            deadline = time.monotonic() + limit
-            while time.monotonic() < deadline and process.poll() is None:
-                count = _routed(port) or count
-                now = time.perf_counter()
-                if first is None and count > 0:
-                    first, started = count, now
-                if count >= n:
-                    assert first is not None and started is not None
-                    if now == started:
-                        raise RuntimeError("routed everything before the first poll")
-                    return (n - first) / (now - started)
-                time.sleep(0.05)
-            kept = Path(tempfile.gettempdir()) / f"bench-router-{process.pid}.log"
-            kept.write_bytes(log.read_bytes())
-            rate = (count - first) / (now - started) if first is not None and started else 0.0
-            raise RouterFailed(
-                f"router {'exited' if process.poll() is not None else 'timed out'} "
-                f"after routing {count:.0f} of {n} (log: {kept})",
-                rate,
-            )
+            try:
+                first, started, ended = aio_run(
+                    _load_and_watch(broker.bootstrap, n, limit, lambda: process.poll() is None)
+                )
+            except RouterFailed as failed:
+                kept = Path(tempfile.gettempdir()) / f"bench-router-{process.pid}.log"
+                kept.write_bytes(log.read_bytes())
+                state = " (the router exited)" if process.poll() is not None else ""
+                raise RouterFailed(f"{failed}{state}; log: {kept}", failed.rate) from None
+            return (n - first) / (ended - started)
         finally:
             process.terminate()
             try:

@@ -1,4 +1,5 @@
 import asyncio
+import json
 
 import pytest
 
@@ -7,13 +8,24 @@ from escalation.services.common.topics import catalogue
 from escalation.services.intake.auth import digest
 from escalation.testing.stack import Stack, listening, start_stack, stop_stack
 
-TOKENS = {"crm": "test-token-crm", "chat": "test-token-chat"}
+TOKENS = {"crm": "test-token-crm", "chat": "test-token-chat", "ops": "test-token-ops"}
+"""Bearer tokens: two contact sources, and an operator console that acts on escalations."""
+LINK_KEY = "lk_integration-tests-only-not-a-secret-0001"
+"""The stack's link key, set rather than made by `escalation up`, so tests can sign links
+(a constant: test modules import this file apart from pytest's own copy of it)."""
+
+
+def token_setting() -> str:
+    grants = {source: digest(token) for source, token in TOKENS.items()}
+    grants["ops"] = {"digest": digest(TOKENS["ops"]), "scopes": ["escalations"]}
+    return json.dumps(grants)
 
 
 @pytest.fixture(scope="session")
 def stack() -> Stack:
-    hashed = ",".join(f'"{source}": "{digest(token)}"' for source, token in TOKENS.items())
-    running = start_stack({"ESCALATION_INTAKE_TOKENS": "{" + hashed + "}"})
+    running = start_stack(
+        {"ESCALATION_INTAKE_TOKENS": token_setting(), "ESCALATION_LINK_KEYS": LINK_KEY}
+    )
     yield running
     code = stop_stack(running)
     # Ctrl-C stops every child and the broker, and nothing keeps a port.

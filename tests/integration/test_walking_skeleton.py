@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ from .conftest import TOKENS
 pytestmark = pytest.mark.integration
 
 CRM = {"authorization": f"Bearer {TOKENS['crm']}", "content-type": "application/json"}
+OPS = {"authorization": f"Bearer {TOKENS['ops']}", "content-type": "application/json"}
 
 
 def unique(prefix: str) -> str:
@@ -52,7 +54,9 @@ def test_three_contacts_on_one_issue_page_exactly_once(stack):
     assert page["reason"].startswith("repeat.contacts: 3 contacts")
     assert page["owner"] in {"chen", "dana"}  # equipment-repair route, authority 2
     assert page["dedup_key"] == page["escalation_id"]
-    assert page["ack_url"].endswith(f"/v1/escalations/{page['escalation_id']}/ack")
+    ack = urlsplit(page["ack_url"])
+    assert ack.path == f"/v1/escalations/{page['escalation_id']}/ack"
+    assert ack.query.startswith("token=l1.1.")  # signed: see test_signed_links.py
 
 
 def test_critical_contact_pages_at_once_and_ack_reaches_the_receiver(stack):
@@ -67,13 +71,18 @@ def test_critical_contact_pages_at_once_and_ack_reaches_the_receiver(stack):
     page = pages[0]["page"]
     assert page["reason"] == "urgency.critical"
     assert page["owner"] in {"elif", "grace"}  # VIP desk, authority >= 3
-    ack = httpx.post(page["ack_url"], json={"by": "elif", "note": "on my way"}, headers=CRM)
+    api = f"{stack.intake}/v1/escalations/{page['escalation_id']}/ack"
+    body = {"by": "elif", "note": "on my way"}
+    refused = httpx.post(api, json=body, headers=CRM)  # a contact source may not ack
+    assert refused.status_code == 403, refused.text
+    ack = httpx.post(api, json=body, headers=OPS)
     assert ack.status_code == 202, ack.text
     acked = eventually(
         lambda: stack.pages(customer=customer, type="escalation.acked"),
         "the acknowledgement delivered to the receiver",
     )
     assert acked[0]["page"]["escalation_id"] == page["escalation_id"]
+    assert acked[0]["page"]["reason"] == "acked by token:ops"  # the principal, not the body
     assert len(stack.pages(customer=customer, type="escalation.paged")) == 1
 
 

@@ -25,6 +25,8 @@ def cmd_service(args: argparse.Namespace) -> int:
     from escalation.services.common.runner import run_async, run_stream_service
 
     settings = _settings(policy=args.policy)
+    if args.command in ("intake", "pager"):
+        settings.link_key_values()  # they sign and verify links: production needs a key
     _configure(args.command, settings)
     if args.command == "router":
         from escalation.services.router.app import run as run_router
@@ -70,11 +72,23 @@ def cmd_policy(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    import json
+
     from escalation.services.intake.auth import digest, new_token
 
     token = new_token()
-    print(f"token (give to {args.source}, shown once): {token}")
-    print(f'settings: ESCALATION_INTAKE_TOKENS=\'{{"{args.source}": "{digest(token)}"}}\'')
+    scopes = sorted(set(args.scope or ["contacts"]))
+    grant = digest(token) if scopes == ["contacts"] else {"digest": digest(token), "scopes": scopes}
+    print(f"token (give to {args.name}, shown once): {token}")
+    print(f"settings: ESCALATION_INTAKE_TOKENS='{json.dumps({args.name: grant})}'")
+    return 0
+
+
+def cmd_link_key(args: argparse.Namespace) -> int:
+    from escalation.services.common.links import new_key
+
+    print(f"ESCALATION_LINK_KEYS={new_key()}")
+    print("(to rotate: put the new key first, keep the old one after it until its links expire)")
     return 0
 
 
@@ -185,10 +199,20 @@ def parser() -> argparse.ArgumentParser:
     )
     policy.set_defaults(func=cmd_policy)
 
-    token = sub.add_parser("token", help="issue an intake bearer token for a source")
+    token = sub.add_parser("token", help="issue an intake bearer token")
     token.add_argument("new", choices=["new"])
-    token.add_argument("source")
+    token.add_argument("name", help="the source it posts contacts as, or who acts with it")
+    token.add_argument(
+        "--scope",
+        action="append",
+        choices=["contacts", "escalations"],
+        help="what it may do (repeatable; default contacts: post contacts as NAME)",
+    )
     token.set_defaults(func=cmd_token)
+
+    link_key = sub.add_parser("link-key", help="make a key that signs ack and resolve links")
+    link_key.add_argument("new", choices=["new"])
+    link_key.set_defaults(func=cmd_link_key)
 
     schemas = sub.add_parser("schemas", help="write the JSON Schema files from the models")
     schemas.add_argument("export", choices=["export"])
@@ -208,11 +232,17 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from pydantic import ValidationError
 
+    from escalation.services.common.credentials import MissingSetting
+
     args = parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except MissingSetting as exc:
+        print("escalation: invalid settings (ESCALATION_* environment variables):", file=sys.stderr)
+        print(f"  {exc}", file=sys.stderr)
+        return 2
     except ValidationError as exc:
         if exc.title != "Settings":
             raise

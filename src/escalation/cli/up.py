@@ -12,6 +12,7 @@ from pathlib import Path
 from escalation.cli.policy import report_refused
 from escalation.policy import PolicyError, load_policy
 from escalation.policy.targets import check_targets
+from escalation.services.common.links import new_key
 from escalation.services.common.settings import Settings
 from escalation.services.common.supervisor import Child, Supervisor
 from escalation.services.pager.signing import new_secret
@@ -48,11 +49,14 @@ def child_env(
             "ESCALATION_SINK_SECRET": secret,
             "ESCALATION_TARGET_SINK_URL": sink_url,
             "ESCALATION_PAGE_SINK_SECRET": secret,
+            # The pager signs ack/resolve links, intake verifies: the user's keys, else
+            # one made for this run (links then die with it).
+            "ESCALATION_LINK_KEYS": os.environ.get("ESCALATION_LINK_KEYS") or new_key(),
             "ESCALATION_DATA_DIR": str(data_dir),
             "ESCALATION_LOG_FORMAT": "json",
         }
     )
-    # Tokens and other ESCALATION_ settings the user set pass through unchanged.
+    # Tokens, link keys and other ESCALATION_ settings the user set pass through unchanged.
     env.update(
         {k: v for k, v in os.environ.items() if k.startswith("ESCALATION_") and k not in env}
     )

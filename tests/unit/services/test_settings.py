@@ -33,18 +33,21 @@ def test_profiles_differ_only_where_the_broker_needs_it():
     assert production.producer_options()["acks"] == "all"
     assert embedded.producer_options()["enable_idempotence"] is False
     assert embedded.faust_options()["broker_session_timeout"] == 6
-    assert embedded.faust_options()["broker"] == "tansu://127.0.0.1:9092"
+    assert embedded.faust_options()["broker"] == "tansu://127.0.0.1:9092?fetch_max_wait_ms=20"
     assert "producer_max_batch_size" not in embedded.faust_options()
     single = Settings(embedded_end_offsets="single-record-batches")
     assert single.producer_options(feeds_state_recovery=True)["max_batch_size"] == 16
     assert "max_batch_size" not in single.producer_options()
     assert single.faust_options()["producer_max_batch_size"] == 16
-    assert single.faust_options()["broker"] == "kafka://127.0.0.1:9092"
+    assert single.faust_options()["broker"] == (
+        "tansu://127.0.0.1:9092?fetch_max_wait_ms=20&end_offsets=broker"
+    )
     cluster = Settings(
         profile="production", kafka_bootstrap="k1:9092,k2:9092", intake_tokens={"crm": digest("t")}
     )
     assert cluster.faust_options()["broker"] == (
-        "kafka+idempotent://k1:9092;kafka+idempotent://k2:9092"
+        "kafka+idempotent://k1:9092?fetch_max_wait_ms=500;"
+        "kafka+idempotent://k2:9092?fetch_max_wait_ms=500"
     )
     assert "producer_max_batch_size" not in production.faust_options()
 
@@ -54,6 +57,45 @@ def test_every_data_topic_has_a_dlq_with_the_same_partitions():
     assert dlq_of("contacts.v1") == "contacts.dlq.v1"
     for topic in ("contacts.v1", "contacts.routed.v1", "pages.v1", "escalation.commands.v1"):
         assert specs[dlq_of(topic)] == specs[topic] == 6
+
+
+def test_every_consumer_waits_briefly_on_the_embedded_broker_only():
+    """Tansu answers an empty fetch only when its wait ends: the wait is per-hop latency."""
+    embedded = Settings()
+    production = Settings(profile="production", intake_tokens={"crm": digest("t")})
+    assert embedded.consumer_options("g")["fetch_max_wait_ms"] == 20
+    assert embedded.reader_options()["fetch_max_wait_ms"] == 20
+    assert production.consumer_options("g")["fetch_max_wait_ms"] == 500
+    assert production.reader_options()["fetch_max_wait_ms"] == 500
+    chosen = Settings(consumer_fetch_max_wait_ms=35)
+    assert chosen.consumer_options("g")["fetch_max_wait_ms"] == 35
+    assert "fetch_max_wait_ms=35" in chosen.faust_options()["broker"]
+
+
+async def test_faust_consumers_take_the_fetch_wait_from_the_broker_url():
+    import faust
+
+    from escalation.services.common.transports import FetchWaitConsumerThread
+
+    for settings in (Settings(), Settings(embedded_end_offsets="trust-broker")):
+        app = faust.App("fetch-wait-test", **settings.faust_options())
+        thread = app.consumer._thread
+        assert isinstance(thread, FetchWaitConsumerThread)
+        consumer = thread._create_worker_consumer(app.transport)
+        assert consumer._fetch_max_wait_ms == 20
+        await consumer.stop()
+
+
+def test_linger_five_ms_for_intake_one_for_faust_on_the_embedded_broker():
+    embedded = Settings()
+    assert embedded.producer_options()["linger_ms"] == 5
+    assert embedded.faust_options()["producer_linger"] == 0.001
+    production = Settings(profile="production", intake_tokens={"crm": digest("t")})
+    assert "producer_linger" not in production.faust_options()
+    assert production.producer_options()["linger_ms"] == 5
+    chosen = production.model_copy(update={"producer_linger_ms": 2})
+    assert chosen.faust_options()["producer_linger"] == 0.002
+    assert chosen.producer_options()["linger_ms"] == 2
 
 
 def test_token_digests_are_stored_lower_case_and_must_be_hex():
@@ -82,3 +124,27 @@ def test_intake_limits_have_safe_defaults_and_bounds():
         Settings(intake_max_event_age="0")
     with pytest.raises(ValidationError):
         Settings(intake_broker_deadline_seconds=0)
+
+
+def test_tokens_carry_scopes_and_a_bare_digest_is_a_contacts_source():
+    settings = Settings(
+        intake_tokens={
+            "crm": digest("a"),
+            "ops": {
+                "digest": digest("b").upper().replace("SHA256", "sha256"),
+                "scopes": ["escalations", "escalations"],
+            },
+        }
+    )
+    grants = settings.token_grants()
+    assert grants["crm"].scopes == ["contacts"]
+    assert grants["ops"].scopes == ["escalations"]
+    assert grants["ops"].digest == digest("b")
+    for bad in (
+        {"digest": digest("b"), "scopes": ["admin"]},
+        {"digest": digest("b"), "scopes": []},
+    ):
+        with pytest.raises(ValidationError):
+            Settings(intake_tokens={"ops": bad})
+    with pytest.raises(ValidationError, match="sha256"):
+        Settings(intake_tokens={"ops": {"digest": "plain", "scopes": ["escalations"]}})

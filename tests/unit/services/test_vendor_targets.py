@@ -12,13 +12,14 @@ from tests.vendor_shapes import PagerDutyEvent, SlackMessage
 
 from escalation.policy import parse_policy
 from escalation.policy.templates import sample_pages
+from escalation.services.common.links import new_key
 from escalation.services.pager.targets.base import Links
 from escalation.services.pager.targets.email import EmailTarget
 from escalation.services.pager.targets.pagerduty import PagerDutyTarget
 from escalation.services.pager.targets.slack import SlackTarget
 from escalation.testing.stack import EXAMPLE_POLICY
 
-LINKS = Links("https://intake.example")
+LINKS = Links("https://intake.example", new_key())  # signed links, per target
 KEY = "0123456789abcdef0123456789ABCDEF"
 FULL, BARE = sample_pages()
 
@@ -40,8 +41,8 @@ def test_pagerduty_events_have_the_documented_shape(page, action):
     if action == "trigger":
         assert event.payload.severity == "critical"
         assert [link.href for link in event.links] == [
-            LINKS.ack(page.escalation_id),
-            LINKS.resolve(page.escalation_id),
+            LINKS.ack(page, "pd"),
+            LINKS.resolve(page, "pd"),
         ]
     else:
         assert event.payload is None
@@ -71,8 +72,8 @@ def test_slack_messages_are_block_kit_with_who_what_why_and_link_buttons(page):
         assert "route equipment-repair: matched" in text
         buttons = message.blocks[-1].elements
         assert [(b.text.text, b.url) for b in buttons] == [
-            ("Acknowledge", LINKS.ack(page.escalation_id)),
-            ("Resolve", LINKS.resolve(page.escalation_id)),
+            ("Acknowledge", LINKS.ack(page, "chat")),
+            ("Resolve", LINKS.resolve(page, "chat")),
         ]
     else:
         assert all(block.type != "actions" for block in message.blocks), "resolved: no buttons"
@@ -98,8 +99,8 @@ def test_an_email_has_text_and_html_with_the_links_and_a_stable_message_id():
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     for part in (text, html):
-        assert LINKS.ack(FULL.escalation_id) in part
-        assert LINKS.resolve(FULL.escalation_id) in part
+        assert LINKS.ack(FULL, "mail") in part
+        assert LINKS.resolve(FULL, "mail") in part
     assert "&lt;!channel&gt; &amp; more" in html, "HTML is escaped"
     assert "Why:  repeat.contacts" in text and "route equipment-repair: matched" in text
 

@@ -107,18 +107,19 @@ class ChangelogStore(PartitionStore):
         if not wanted:
             return
         tps = [TopicPartition(self.topic, p) for p in wanted]
-        consumer = AIOKafkaConsumer(
-            **self.settings.kafka_common(),
-            group_id=None,
-            enable_auto_commit=False,
-        )
+        consumer = AIOKafkaConsumer(**self.settings.reader_options())
         await consumer.start()
         try:
             consumer.assign(tps)
             reported = await consumer.end_offsets(tps)
             ends = reported
             if self.settings.embedded and self.settings.embedded_end_offsets != "trust-broker":
-                ends = await fetched_highwaters(self.settings.kafka_bootstrap, tps, reported)
+                ends = await fetched_highwaters(
+                    self.settings.kafka_bootstrap,
+                    tps,
+                    reported,
+                    fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
+                )
             await consumer.seek_to_beginning(*tps)
             tables: dict[int, dict[bytes, Any]] = {p: {} for p in wanted}
             pending = {tp for tp in tps if ends[tp] > 0}

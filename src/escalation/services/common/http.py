@@ -31,6 +31,8 @@ class Request:
     headers: Mapping[str, str]
     body: bytes
     params: dict[str, str] = field(default_factory=dict)
+    query: str = ""
+    """The raw query string (after ``?``), undecoded; most routes ignore it."""
 
 
 @dataclass
@@ -99,7 +101,8 @@ class HttpApp:
                     f"{method} {path} is not served here",
                 )
             body = await self._read_body(headers, receive)
-            response = await handler(Request(method, path, headers, body, params))
+            query = scope.get("query_string", b"").decode("latin-1")
+            response = await handler(Request(method, path, headers, body, params, query))
         except Problem as problem:
             response = problem_response(problem, path)
         except Exception:

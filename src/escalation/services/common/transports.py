@@ -1,11 +1,19 @@
-"""faust transports: idempotent producers on Kafka, end offsets from Fetch on Tansu.
+"""faust transports: the consumer's fetch wait, idempotent producers on Kafka, end offsets
+from Fetch on Tansu.
+
+Both transports take the consumer's fetch wait from the broker URL
+(``tansu://host:port?fetch_max_wait_ms=20``), because faust has no setting for it and
+hardcodes 1500 ms in ``_create_worker_consumer``. Tansu answers a fetch that found no
+record only when that wait ends, even when records arrive meanwhile, so on the
+embedded broker the wait is latency added at every hop (docs/broker.md).
 
 ``kafka+idempotent://`` (production): faust's stock aiokafka transport enables
 idempotence only inside transactions; this one always does, with ``acks=all``, so a
 producer retry after a lost acknowledgement does not write a record twice.
 
 ``tansu://`` (embedded profile), faust transport for the embedded broker: end offsets
-taken from Fetch.
+taken from Fetch (``end_offsets=broker`` in the URL turns that off, for the other
+workarounds and the repro).
 
 This Tansu build answers ListOffsets(latest) with the last batch's *base* offset + 1,
 so after a multi-record batch the end offset reads low (tools/tansu_repro has the
@@ -22,11 +30,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import aiokafka
 from aiokafka.structs import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+
+from .settings import EMBEDDED_FETCH_MAX_WAIT_MS
 
 
 async def fetched_highwaters(
@@ -34,6 +45,7 @@ async def fetched_highwaters(
     partitions: Iterable[TP],
     reported: Mapping[TP, int],
     wait_seconds: float = 10.0,
+    fetch_max_wait_ms: int = EMBEDDED_FETCH_MAX_WAIT_MS,
 ) -> dict[TP, int]:
     """The high watermark each partition's Fetch response reports (never below ``reported``)."""
     wanted = list(partitions)
@@ -44,6 +56,7 @@ async def fetched_highwaters(
         group_id=None,
         enable_auto_commit=False,
         max_partition_fetch_bytes=1024,
+        fetch_max_wait_ms=fetch_max_wait_ms,
     )
     await consumer.start()
     try:
@@ -66,21 +79,48 @@ async def fetched_highwaters(
         await consumer.stop()
 
 
-class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+def url_option(transport: faust_aiokafka.Transport, name: str) -> str | None:
+    """A query parameter of the transport's (first) broker URL."""
+    return transport.url[0].query.get(name) if transport.url else None
+
+
+class FetchWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """faust's consumer with the fetch wait the broker URL names (else faust's 1500 ms)."""
+
+    def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        wait = url_option(transport, "fetch_max_wait_ms")
+        if wait is not None:
+            # Read once, when the consumer starts and builds its fetcher; an aiokafka that
+            # renamed it fails here loudly rather than silently keeping 1500 ms.
+            assert hasattr(consumer, "_fetch_max_wait_ms"), "aiokafka consumer changed"
+            consumer._fetch_max_wait_ms = int(wait)
+        return consumer
+
+
+class TansuConsumerThread(FetchWaitConsumerThread):
     async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
         reported = await super()._highwaters(partitions)
         transport = self.transport
+        if url_option(transport, "end_offsets") == "broker":
+            return reported
         servers = faust_aiokafka.server_list(transport.url, transport.default_port)
-        return await fetched_highwaters(servers, partitions, reported)
+        wait = int(url_option(transport, "fetch_max_wait_ms") or EMBEDDED_FETCH_MAX_WAIT_MS)
+        return await fetched_highwaters(servers, partitions, reported, fetch_max_wait_ms=wait)
 
 
-class Consumer(faust_aiokafka.Consumer):
-    def _new_consumer_thread(self) -> ConsumerThread:
-        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+class FetchWaitConsumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> FetchWaitConsumerThread:
+        return FetchWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class TansuConsumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> TansuConsumerThread:
+        return TansuConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
 class TansuTransport(faust_aiokafka.Transport):
-    Consumer = Consumer
+    Consumer = TansuConsumer
 
 
 class IdempotentProducer(faust_aiokafka.Producer):
@@ -89,4 +129,5 @@ class IdempotentProducer(faust_aiokafka.Producer):
 
 
 class IdempotentKafkaTransport(faust_aiokafka.Transport):
+    Consumer = FetchWaitConsumer
     Producer = IdempotentProducer

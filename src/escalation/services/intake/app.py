@@ -39,7 +39,18 @@ def build_http(intake: Intake, metrics: ServiceMetrics, settings: Settings) -> H
 
         return handler
 
+    def link_page(action: str):
+        async def handler(request: Request) -> Response:
+            return _response(
+                await intake.link_page(request.params["escalation_id"], action, request.query)
+            )
+
+        return handler
+
     http.route("POST", "/v1/contacts", contacts)
+    # A page's signed links open a confirm page here; its button posts the command.
+    http.route("GET", "/v1/escalations/{escalation_id}/ack", link_page("ack"))
+    http.route("GET", "/v1/escalations/{escalation_id}/resolve", link_page("resolve"))
     http.route("POST", "/v1/escalations/{escalation_id}/ack", command("ack"))
     http.route("POST", "/v1/escalations/{escalation_id}/resolve", command("resolve"))
     http.route("POST", "/v1/escalations/{escalation_id}/reopen", command("reopen"))
@@ -67,6 +78,7 @@ async def run(settings: Settings) -> None:
         host=settings.intake_host,
         port=settings.intake_port,
         auth="tokens" if settings.intake_tokens else "open (loopback only)",
+        links="signed" if settings.link_keys else "no link keys: page links do nothing",
     )
     server = asyncio.create_task(serve(http, settings.intake_host, settings.intake_port, stop))
     connect = asyncio.create_task(_connect(intake, producer, stop))

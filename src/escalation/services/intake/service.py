@@ -9,7 +9,6 @@ window, each event's size and source. Only then is anything written.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,16 +18,18 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Histogram
 
-from escalation.schemas import ContactEvent, EscalationCommand, codec
-from escalation.schemas.identity import InvalidEscalationId, customer_of
+from escalation.schemas import ContactEvent, codec
 from escalation.services.common.metrics import ServiceMetrics
 from escalation.services.common.problems import PROBLEM_JSON, Problem
 from escalation.services.common.settings import Settings
 from escalation.services.common.topics import COMMANDS, CONTACTS
 
+from . import pages
 from .admission import Admission, EventWindow
 from .auth import TokenAuth
+from .commands import Commands
 from .dedup import RecentIds
+from .linked import LinkGate, html_problem, is_form, wants_html
 from .ratelimit import RateLimiter
 from .writer import Record, Writer
 
@@ -55,6 +56,10 @@ def problem_reply(problem: Problem, instance: str | None = None) -> Reply:
     return Reply(problem.status, problem.body(instance), problem.headers, PROBLEM_JSON)
 
 
+def html_reply(status: int, page: bytes, headers: Mapping[str, str] | None = None) -> Reply:
+    return Reply(status, page, {**(headers or {}), **pages.HEADERS}, pages.HTML)
+
+
 class Intake:
     def __init__(
         self,
@@ -72,7 +77,9 @@ class Intake:
             EventWindow(settings.intake_max_event_age, settings.intake_max_clock_skew),
             settings.intake_max_event_bytes,
         )
-        self.auth = TokenAuth(settings.intake_tokens)
+        self.auth = TokenAuth(settings.token_grants())
+        gate = LinkGate(settings.link_key_values(), settings.intake_public_url)
+        self.commands = Commands(self.auth, gate, self.writer, clock, require_json)
         self.recent = RecentIds(settings.intake_dedup_window)
         self.limiter = RateLimiter(
             settings.intake_rate_per_source, settings.intake_burst_per_source
@@ -193,56 +200,41 @@ class Intake:
     async def post_command(
         self, escalation_id: str, action: str, headers: Mapping[str, str], body: bytes
     ) -> Reply:
+        """A command by bearer token (JSON), or by a signed link's form (the confirm page)."""
         instance = f"/v1/escalations/{escalation_id}/{action}"
+        form = is_form(headers)
+        html = form and wants_html(headers)
         try:
-            reply = await self._command(escalation_id, action, headers, body)
+            done = None
+            if form:
+                claim, command = await self.commands.by_link(escalation_id, action, headers, body)
+                done = pages.done(claim, command.command_id)
+            else:
+                command = await self.commands.by_token(escalation_id, action, headers, body)
+            self.metrics.produced.labels(COMMANDS).inc()
+            accepted = {"command_id": command.command_id, "escalation_id": escalation_id}
+            reply = (
+                html_reply(202, done)
+                if html and done is not None
+                else Reply(202, codec.dumps({**accepted, "action": action}))
+            )
         except Problem as problem:
-            reply = problem_reply(problem, instance)
-        self.requests.labels(action, str(reply.status)).inc()
+            reply = (
+                html_reply(problem.status, html_problem(problem), problem.headers)
+                if html
+                else problem_reply(problem, instance)
+            )
+        self.requests.labels(f"{action}-link" if form else action, str(reply.status)).inc()
         return reply
 
-    async def _command(
-        self, escalation_id: str, action: str, headers: Mapping[str, str], body: bytes
-    ) -> Reply:
-        self.auth.source_of(headers.get("authorization"))
-        if body.strip():
-            require_json(headers)
+    async def link_page(self, escalation_id: str, action: str, query: str) -> Reply:
+        """``GET`` of a signed link: the confirm page, or why the link does nothing (403)."""
         try:
-            customer_id = customer_of(escalation_id)
-        except InvalidEscalationId as exc:
-            raise Problem(404, "unknown-escalation", str(exc)) from exc
-        try:
-            parsed = codec.decode_command_body(body)
-        except codec.DecodeError as exc:
-            status = 400 if exc.kind == "malformed" else 422
-            raise Problem(
-                status,
-                "malformed-json" if status == 400 else "schema-violation",
-                exc.detail,
-                exc.errors or None,
-                error_count=exc.error_count,
-            ) from exc
-        command = EscalationCommand(
-            command_id=f"cmd_{secrets.token_hex(12)}",
-            action=action,
-            escalation_id=escalation_id,
-            customer_id=customer_id,
-            at=self.clock(),
-            by=parsed.by,
-            note=parsed.note,
-            eta=parsed.eta,
-            cause=parsed.cause,
-            to=parsed.to,
-        )
-        record = Record(COMMANDS, customer_id.encode(), codec.encode(command), command.command_id)
-        await self.writer.write([record])
-        self.metrics.produced.labels(COMMANDS).inc()
-        return Reply(
-            202,
-            codec.dumps(
-                {"command_id": command.command_id, "escalation_id": escalation_id, "action": action}
-            ),
-        )
+            reply = html_reply(200, self.commands.confirm_page(escalation_id, action, query))
+        except Problem as problem:
+            reply = html_reply(problem.status, html_problem(problem))
+        self.requests.labels(f"{action}-page", str(reply.status)).inc()
+        return reply
 
     # -- health -----------------------------------------------------------------------
 

@@ -61,7 +61,14 @@ class PagerService(StreamService):
         self.holder = PolicyHolder(settings.policy, self.metrics.registry)
         self.targets = Derived(self.holder, self._build_targets)
         base = settings.intake_public_url or f"http://{settings.intake_host}:{settings.intake_port}"
-        self.links = Links(base.rstrip("/"))
+        keys = settings.link_key_values()  # production refuses to start without one
+        self.links = Links(base.rstrip("/"), keys[0] if keys else None, settings.link_ttl)
+        if not keys:
+            log.warning(
+                "pager.unsigned_links",
+                why="no ESCALATION_LINK_KEYS: page links "
+                "are bare API URLs that need a bearer token",
+            )
         self.rules = OutboundRules.from_environ(os.environ)
         self.backoff = Backoff(
             settings.pager_backoff_base_seconds,

@@ -38,7 +38,7 @@ def render(page: WebhookPage) -> str:
     ]
     if page.summary:
         lines.append(f"  summary:  {page.summary}")
-    lines.append(f"  ack:      curl -X POST {page.ack_url}")
+    lines.append(f"  ack:      {page.ack_url}")
     return "\n".join(lines)
 
 

@@ -8,6 +8,7 @@ webhooks, PagerDuty, Slack and email alike.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ import httpx
 from escalation.policy import templates
 from escalation.policy.outbound import OutboundRules
 from escalation.schemas import PageRequest
+from escalation.services.common.links import LinkClaim, sign
 
 from ..delivery import Verdict, classify
 from ..outbound import OutboundRefused
@@ -22,15 +24,33 @@ from ..outbound import OutboundRefused
 
 @dataclass(frozen=True)
 class Links:
-    """Where a receiver can act on an escalation."""
+    """Where the people a page reaches can act on its escalation: the one place every
+    target gets its ack and resolve URLs from, whatever it renders them into.
+
+    With a key, each URL opens intake's confirm page and carries a token signed for this
+    escalation, action, level and target, valid for ``ttl`` from when the page was made
+    (not from each attempt, so a retried or replayed page has the same body). Without a
+    key (an embedded service run alone) the URL is the bare API endpoint, which needs a
+    bearer token.
+    """
 
     base_url: str
+    key: str | None = None
+    ttl: timedelta = timedelta(days=7)
 
-    def ack(self, escalation_id: str) -> str:
-        return f"{self.base_url}/v1/escalations/{escalation_id}/ack"
+    def ack(self, page: PageRequest, target_id: str) -> str:
+        return self._link(page, "ack", target_id)
 
-    def resolve(self, escalation_id: str) -> str:
-        return f"{self.base_url}/v1/escalations/{escalation_id}/resolve"
+    def resolve(self, page: PageRequest, target_id: str) -> str:
+        return self._link(page, "resolve", target_id)
+
+    def _link(self, page: PageRequest, action: str, target_id: str) -> str:
+        url = f"{self.base_url}/v1/escalations/{page.escalation_id}/{action}"
+        if self.key is None:
+            return url
+        expires = int((page.created_at + self.ttl).timestamp())
+        claim = LinkClaim(page.escalation_id, action, page.level, expires, target_id)
+        return f"{url}?token={sign(self.key, claim)}"
 
 
 @dataclass
@@ -71,8 +91,8 @@ class Target:
         if name not in compiled:
             source = self.templates.get(name) or templates.DEFAULTS[f"{self.kind}.{name}"]
             compiled[name] = templates.compile_template(self.kind, name, source)
-        eid = page.escalation_id
-        values = templates.context(page, links.ack(eid), links.resolve(eid), self.id, self.kind)
+        ack, resolve = links.ack(page, self.id), links.resolve(page, self.id)
+        values = templates.context(page, ack, resolve, self.id, self.kind)
         return str(compiled[name].render(values))
 
     async def attempt(

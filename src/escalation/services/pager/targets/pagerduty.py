@@ -75,8 +75,8 @@ class PagerDutyTarget(HttpTarget):
             },
         }
         body["links"] = [
-            {"href": links.ack(page.escalation_id), "text": "Acknowledge"},
-            {"href": links.resolve(page.escalation_id), "text": "Resolve"},
+            {"href": links.ack(page, self.id), "text": "Acknowledge"},
+            {"href": links.resolve(page, self.id), "text": "Resolve"},
         ]
         body["client"] = "escalation"
         return body

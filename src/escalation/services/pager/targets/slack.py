@@ -67,13 +67,12 @@ class SlackTarget(HttpTarget):
             },
         ]
         if page.action != "resolve":
-            eid = page.escalation_id
             blocks.append(
                 {
                     "type": "actions",
                     "elements": [
-                        _button("Acknowledge", links.ack(eid), "ack", "primary"),
-                        _button("Resolve", links.resolve(eid), "resolve", "danger"),
+                        _button("Acknowledge", links.ack(page, self.id), "ack", "primary"),
+                        _button("Resolve", links.resolve(page, self.id), "resolve", "danger"),
                     ],
                 }
             )

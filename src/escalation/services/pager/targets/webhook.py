@@ -17,8 +17,9 @@ from ..signing import sign
 from .base import HttpTarget, Links
 
 
-def payload(page: PageRequest, links: Links) -> WebhookPage:
-    """The body a receiver gets for ``page``, validated: a page it refuses is dead-lettered."""
+def payload(page: PageRequest, links: Links, target_id: str) -> WebhookPage:
+    """The body target ``target_id`` gets for ``page``, validated: a page it refuses is
+    dead-lettered. Its links are signed for that target."""
     return WebhookPage(
         type=WEBHOOK_EVENT_TYPES[page.action],
         page_id=page.page_id,
@@ -35,8 +36,8 @@ def payload(page: PageRequest, links: Links) -> WebhookPage:
         team=page.team,
         contacts=page.contacts,
         created_at=page.created_at,
-        ack_url=links.ack(page.escalation_id),
-        resolve_url=links.resolve(page.escalation_id),
+        ack_url=links.ack(page, target_id),
+        resolve_url=links.resolve(page, target_id),
     )
 
 
@@ -50,7 +51,7 @@ class WebhookTarget(HttpTarget):
         self.configure(spec)
 
     def build(self, page: PageRequest, links: Links, now: int) -> httpx.Request:
-        body = codec.encode_http_body(payload(page, links))
+        body = codec.encode_http_body(payload(page, links, self.id))
         headers = {
             "content-type": "application/json",
             "webhook-id": page.page_id,
