@@ -124,7 +124,7 @@ def test_a_target_added_to_the_policy_file_is_paged_without_a_restart(broker, tm
             "ESCALATION_POLICY": str(policy),
             "ESCALATION_DATA_DIR": str(tmp_path / "data"),
             "ESCALATION_LOG_FORMAT": "json",
-            "ESCALATION_PAGE_SINK_URL": f"{receiver.url}/ops",
+            "ESCALATION_TARGET_SINK_URL": f"{receiver.url}/ops",
             "ESCALATION_PAGE_SINK_SECRET": new_secret(),
             "DESK_SECRET": desk_secret,
         }

@@ -25,7 +25,7 @@ def check(capsys, *argv) -> tuple[int, str, str]:
 def shell(monkeypatch):
     """A shell that has not set the page sink's variables (`escalation up` sets them)."""
     monkeypatch.delenv(SINK_SECRET, raising=False)
-    monkeypatch.delenv("ESCALATION_PAGE_SINK_URL", raising=False)
+    monkeypatch.delenv("ESCALATION_TARGET_SINK_URL", raising=False)
     return monkeypatch
 
 
@@ -58,7 +58,7 @@ def test_the_example_passes_where_its_secret_is_set(shell, capsys):
 def pagerduty_policy(tmp_path: Path) -> Path:
     text = EXAMPLE.read_text().replace(
         "targets:\n",
-        "targets:\n  - {id: pd, type: pagerduty, url: 'https://events.pagerduty.com'}\n",
+        "targets:\n  - {id: pd, type: pagerduty, routing_key: {env: ESCALATION_TARGET_NOPE}}\n",
         1,
     )
     path = tmp_path / "policy.yaml"
@@ -66,15 +66,15 @@ def pagerduty_policy(tmp_path: Path) -> Path:
     return path
 
 
-def test_an_undelivered_type_fails_in_every_environment(shell, tmp_path, capsys):
+def test_a_target_without_its_key_fails_in_every_environment(shell, tmp_path, capsys):
     path = pagerduty_policy(tmp_path)
     shell.setenv(SINK_SECRET, SECRET)
     for argv in ((path,), ("--embedded", path)):
         code, out, err = check(capsys, *argv)
         assert code == 1 and out == ""
         assert err.splitlines()[1:] == [
-            "  targets[0].type: target 'pd' has type 'pagerduty', which the pager does not "
-            "deliver yet (use webhook)"
+            "  targets[0].routing_key.env: target 'pd' reads its routing key from "
+            "ESCALATION_TARGET_NOPE, which is not set or empty"
         ]
 
 
@@ -98,4 +98,4 @@ def test_up_refuses_a_policy_its_pager_would_refuse(shell, tmp_path, capsys, mon
     err = capsys.readouterr().err
     assert code == 1
     assert "valid, but the pager would refuse 1 target problem(s) in the environment of " in err
-    assert "targets[0].type: target 'pd' has type 'pagerduty'" in err
+    assert "targets[0].routing_key.env: target 'pd' reads its routing key" in err

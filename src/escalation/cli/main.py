@@ -241,6 +241,10 @@ def parser() -> argparse.ArgumentParser:
     schemas.add_argument("export", choices=["export"])
     schemas.set_defaults(func=cmd_schemas)
 
+    from escalation.cli.dlq import add_parser as add_dlq
+
+    add_dlq(sub)
+
     topics = sub.add_parser("topics", help="create every topic on a Kafka cluster")
     topics.add_argument("create", choices=["create"])
     topics.add_argument("--bootstrap", default=None)

@@ -47,7 +47,7 @@ def child_env(
             "ESCALATION_PAGER_PORT": str(ports["pager"]),
             "ESCALATION_SINK_PORT": str(ports["sink"]),
             "ESCALATION_SINK_SECRET": secret,
-            "ESCALATION_PAGE_SINK_URL": sink_url,
+            "ESCALATION_TARGET_SINK_URL": sink_url,
             "ESCALATION_PAGE_SINK_SECRET": secret,
             # The pager signs ack/resolve links, intake verifies: the user's keys, else
             # one made for this run (links then die with it).

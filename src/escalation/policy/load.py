@@ -16,15 +16,18 @@ from .escalation import escalation_errors, escalation_warnings
 from .hours import HolidayCalendar
 from .ical import load_ical_overrides
 from .match import REGEX_FIELDS
-from .model import LoadedPolicy, Override, Policy, PolicyError, Route
+from .model import TARGET_TYPES, LoadedPolicy, Override, Policy, PolicyError, Route
 from .schedule import coverage_gaps
+from .targets import file_errors as target_errors
 
 
 def _path(loc: tuple[Any, ...]) -> str:
     out = ""
-    for part in loc:
+    for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
+        elif i == 2 and loc[0] == "targets" and part in TARGET_TYPES:
+            continue  # the union's tag: the file says it as `type`, already in the path
         else:
             out += f".{part}" if out else str(part)
     return out or "(root)"
@@ -100,6 +103,7 @@ def _cross_references(policy: Policy) -> list[str]:
             "(no match conditions, no continue)"
         )
     errors += escalation_errors(policy)
+    errors += target_errors(policy)
     errors += [f"holidays: {p}" for p in HolidayCalendar(policy.holidays).check()]
     return errors
 

@@ -66,11 +66,74 @@ class SecretRef(PolicyModel):
     env: str = Field(pattern=r"^[A-Z_][A-Z0-9_]*$", description="environment variable name")
 
 
-class Target(PolicyModel):
+PageAction = Literal["trigger", "acknowledge", "resolve"]
+EmailAddress = Annotated[
+    str, Field(max_length=254, pattern=r"^[^@\s<>,;\x00-\x1f]+@[^@\s<>,;\x00-\x1f]+$")
+]
+URL_FIELD = "receiver URL; ${VAR} and ${VAR:-default} are expanded (docs/policy.md#targets)"
+
+
+class TargetBase(PolicyModel):
+    """What every target has: ``targets.py`` checks the rest against the environment."""
+
     id: Id
-    type: Literal["webhook", "pagerduty", "slack"]
-    url: str = Field(description="receiver URL; ${VAR} and ${VAR:-default} are expanded")
-    secret: SecretRef | None = None
+    fallback: Id | None = Field(
+        default=None,
+        description="the target that gets the page when this one cannot: its circuit is "
+        "open, it rejected the page, or the deadline passed",
+    )
+    deadline: Duration | None = Field(
+        default=None,
+        description="how long one page may take to reach this target, retries included "
+        "(default ESCALATION_PAGER_DEADLINE_SECONDS)",
+    )
+    actions: list[PageAction] | None = Field(
+        default=None, description="the page actions this target takes (default: all)"
+    )
+    templates: dict[str, str] = Field(
+        default_factory=dict,
+        description="Jinja2 templates by name, per type (docs/policy.md#templates)",
+    )
+
+
+class WebhookTarget(TargetBase):
+    type: Literal["webhook"]
+    url: str = Field(description=URL_FIELD)
+    secret: SecretRef | None = Field(default=None, description="a whsec_ Standard Webhooks key")
+
+
+class PagerDutyTarget(TargetBase):
+    type: Literal["pagerduty"]
+    url: str = Field(
+        default="https://events.pagerduty.com/v2/enqueue",
+        description="Events API v2 endpoint (e.g. https://events.eu.pagerduty.com/v2/enqueue)",
+    )
+    routing_key: SecretRef = Field(description="the integration's 32-character routing key")
+    severity: Literal["critical", "error", "warning", "info"] = "critical"
+
+
+class SlackTarget(TargetBase):
+    type: Literal["slack"]
+    url: str = Field(description="the incoming webhook URL (a secret: use ${VAR})")
+
+
+class EmailTarget(TargetBase):
+    type: Literal["email"]
+    to: list[EmailAddress] = Field(min_length=1, max_length=50)
+    sender: EmailAddress = Field(alias="from")
+    host: str = Field(min_length=1, max_length=253, description="SMTP server")
+    port: int = Field(default=587, ge=1, le=65535)
+    starttls: bool = Field(
+        default=True, description="upgrade with STARTTLS before sending (false: loopback only)"
+    )
+    username: str | None = None
+    password: SecretRef | None = None
+
+
+Target = Annotated[
+    WebhookTarget | PagerDutyTarget | SlackTarget | EmailTarget, Field(discriminator="type")
+]
+TARGET_TYPES = ("webhook", "pagerduty", "slack", "email")
 
 
 class Hours(PolicyModel):

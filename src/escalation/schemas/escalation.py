@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from .base import Name, Timestamp, WireModel
 
 EscalationType = Literal[
-    "opened", "stepped", "paged", "acked", "resolved", "reopened", "reassigned", "followup_due"
+    "opened",
+    "stepped",
+    "paged",
+    "acked",
+    "resolved",
+    "reopened",
+    "reassigned",
+    "followup_due",
+    "page.delivered",
+    "page.failed",
 ]
+"""The escalator writes the lifecycle (opened ... followup_due); the pager writes what
+became of each page: ``page.delivered`` per target that took it, ``page.failed`` per
+target that could not, and ``paged`` once a trigger page reached its first target, so
+``paged`` means someone got it (docs/contract.md#escalation-event)."""
+PAGER_TYPES = frozenset({"paged", "page.delivered", "page.failed"})
 ResolveCause = Literal["defect", "usage", "expectation", "other"]
 """Why the issue happened, as the owner judged at resolution: the product failed (defect),
 it was used wrongly or the directions were unclear (usage), or it did what it should but
@@ -38,4 +52,19 @@ class EscalationEvent(WireModel):
     cause: ResolveCause | None = Field(default=None, description="resolved: why it happened")
     notified: list[str] | None = Field(
         default=None, description="paged: the people reached, when the policy names them"
+    )
+    page_id: str | None = Field(default=None, description="paged, page.*: the page")
+    target: Name | None = Field(
+        default=None, description="page.*: the target (paged: the first to take the page)"
+    )
+    target_type: str | None = Field(default=None, description="page.*: webhook, pagerduty...")
+    attempts: int | None = Field(default=None, ge=0, description="page.*: delivery attempts")
+    error: Annotated[str, Field(max_length=4000)] | None = Field(
+        default=None, description="page.failed: the last error"
+    )
+    fallback: Name | None = Field(
+        default=None, description="page.failed: the target the page went to instead"
+    )
+    fallback_for: Name | None = Field(
+        default=None, description="page.*: the target this one stood in for"
     )

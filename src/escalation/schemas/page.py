@@ -8,7 +8,7 @@ contract, so both are models with a generated JSON Schema.
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -24,6 +24,8 @@ WEBHOOK_EVENT_TYPES: dict[str, WebhookEventType] = {
     "resolve": "escalation.resolved",
 }
 """The webhook ``type`` for each page action."""
+ROUTING_REASONS_SHOWN = 30
+"""Routing reasons a page carries: one per route tried, then the owner's choice."""
 
 
 class PageRequest(WireModel):
@@ -46,6 +48,17 @@ class PageRequest(WireModel):
     contacts: list[str] = Field(default_factory=list)
     targets: list[Name] = Field(default_factory=list)
     created_at: Timestamp
+    route: Name | None = Field(
+        default=None, description="the route that chose the owner, on pages made by a contact"
+    )
+    routing_reasons: list[Annotated[str, Field(max_length=1024)]] | None = Field(
+        default=None,
+        max_length=ROUTING_REASONS_SHOWN,
+        description="why the router chose the owner (the contact's routing reasons)",
+    )
+    notified: list[Name] | None = Field(
+        default=None, description="trigger: the people this level pages, when the policy names them"
+    )
 
 
 class PageCustomer(WireModel):

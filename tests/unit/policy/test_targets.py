@@ -28,20 +28,48 @@ def ops(url: str = "https://ops.example.com", env: str | None = "OPS_SECRET") ->
     return f"{{id: ops, type: webhook, url: '{url}'{secret}}}"
 
 
+KEY = "0123456789abcdef0123456789ABCDEF"
+PRODUCTION = {**ENV, "ESCALATION_PROFILE": "production"}
+
+
+def pagerduty(env: str = "ESCALATION_TARGET_PD_KEY", url: str = "") -> str:
+    where = f", url: '{url}'" if url else ""
+    return f"{{id: pd, type: pagerduty, routing_key: {{env: {env}}}{where}}}"
+
+
+def email(**fields: str) -> str:
+    values = {"to": "[oncall@example.com]", "from": "pager@example.com", "host": "smtp.example.com"}
+    values.update(fields)
+    return "{id: mail, type: email, " + ", ".join(f"{k}: {v}" for k, v in values.items()) + "}"
+
+
 @pytest.mark.parametrize(
     ("target", "environ", "expected"),
     [
         (
-            "{id: pd, type: pagerduty, url: 'https://events.pagerduty.com'}",
+            pagerduty(),
             ENV,
-            "targets[1].type: target 'pd' has type 'pagerduty', which the pager does not "
-            "deliver yet (use webhook)",
+            "targets[1].routing_key.env: target 'pd' reads its routing key from "
+            "ESCALATION_TARGET_PD_KEY, which is not set or empty",
         ),
         (
-            "{id: chat, type: slack, url: '${SLACK_URL}'}",
+            pagerduty(),
+            {**ENV, "ESCALATION_TARGET_PD_KEY": "short"},
+            "targets[1].routing_key.env: target 'pd' reads its routing key from "
+            "ESCALATION_TARGET_PD_KEY, which is not an Events API v2 routing key (32 letters "
+            "or digits)",
+        ),
+        (
+            "{id: chat, type: slack, url: '${ESCALATION_TARGET_SLACK_URL}'}",
             ENV,
-            "targets[1].type: target 'chat' has type 'slack', which the pager does not "
-            "deliver yet (use webhook)",
+            "targets[1].url: target 'chat' uses ${ESCALATION_TARGET_SLACK_URL}, which is not "
+            "set (set it, or give a default: ${ESCALATION_TARGET_SLACK_URL:-...})",
+        ),
+        (
+            "{id: chat, type: slack, url: '${SLACK_URL:-https://hooks.slack.com/x}'}",
+            {**ENV, "SLACK_URL": "https://hooks.slack.com/services/T/B/x"},
+            "targets[1].url: target 'chat' uses ${SLACK_URL}, which is not expanded: only "
+            "variables starting with ESCALATION_TARGET_ are (ESCALATION_PAGER_EXPAND_PREFIXES)",
         ),
         (
             ops(env=None),
@@ -50,10 +78,10 @@ def ops(url: str = "https://ops.example.com", env: str | None = "OPS_SECRET") ->
             "a whsec_ secret",
         ),
         (
-            ops("${OPS_URL}/hook", "Q_SECRET"),
+            ops("${ESCALATION_TARGET_OPS_URL}/hook", "Q_SECRET"),
             ENV,
-            "targets[1].url: target 'ops' uses ${OPS_URL}, which is not set (set it, or give "
-            "a default: ${OPS_URL:-...})",
+            "targets[1].url: target 'ops' uses ${ESCALATION_TARGET_OPS_URL}, which is not set "
+            "(set it, or give a default: ${ESCALATION_TARGET_OPS_URL:-...})",
         ),
         (
             ops("ftp://ops.example.com", "Q_SECRET"),
@@ -61,9 +89,28 @@ def ops(url: str = "https://ops.example.com", env: str | None = "OPS_SECRET") ->
             "targets[1].url: target 'ops' needs an http:// or https:// URL",
         ),
         (
-            ops("${OPS_URL:-}", "Q_SECRET"),
+            ops("${ESCALATION_TARGET_OPS_URL:-}", "Q_SECRET"),
             ENV,
             "targets[1].url: target 'ops' needs an http:// or https:// URL",
+        ),
+        (
+            ops("http://169.254.169.254/latest/meta-data", "Q_SECRET"),
+            ENV,
+            "targets[1].url: target 'ops' may not be paged: 169.254.169.254 is a cloud "
+            "metadata address (allow its network in ESCALATION_PAGER_ALLOW_NETWORKS if it is "
+            "meant)",
+        ),
+        (
+            ops("http://10.1.2.3/hook", "Q_SECRET"),
+            ENV,
+            "targets[1].url: target 'ops' may not be paged: 10.1.2.3 is a private address "
+            "(allow its network in ESCALATION_PAGER_ALLOW_NETWORKS if it is meant)",
+        ),
+        (
+            ops("http://[fe80::1]/hook", "Q_SECRET"),
+            ENV,
+            "targets[1].url: target 'ops' may not be paged: fe80::1 is a link-local address "
+            "(allow its network in ESCALATION_PAGER_ALLOW_NETWORKS if it is meant)",
         ),
         (
             ops(),
@@ -94,6 +141,24 @@ def ops(url: str = "https://ops.example.com", env: str | None = "OPS_SECRET") ->
             "targets[1].secret.env: target 'ops' reads its secret from OPS_SECRET, which is "
             "not usable: webhook secret has no key after 'whsec_'",
         ),
+        (
+            email(starttls="false"),
+            ENV,
+            "targets[1].starttls: target 'mail' would send pages (and their ack links) in "
+            "clear: STARTTLS may be off only for a loopback SMTP server",
+        ),
+        (
+            email(username="pager", password="{env: SMTP_PASSWORD}"),
+            ENV,
+            "targets[1].password.env: target 'mail' reads its password from SMTP_PASSWORD, "
+            "which is not set or empty",
+        ),
+        (
+            email(host="192.168.1.5"),
+            ENV,
+            "targets[1].host: target 'mail' may not be paged: 192.168.1.5 is a private address "
+            "(allow its network in ESCALATION_PAGER_ALLOW_NETWORKS if it is meant)",
+        ),
     ],
 )
 def test_each_refusal_names_the_target_the_field_and_what_to_do(target, environ, expected):
@@ -104,28 +169,72 @@ def test_each_refusal_names_the_target_the_field_and_what_to_do(target, environ,
 
 def test_every_problem_of_every_target_is_reported_not_only_the_first():
     policy = policy_with(
-        extra("{id: a, type: webhook, url: '${A_HOST}/${A_PATH}', secret: {env: A_SECRET}}"),
-        extra("{id: b, type: slack, url: 'https://hooks.slack.com/x'}"),
+        extra(
+            "{id: a, type: webhook, url: '${ESCALATION_TARGET_HOST}/${ESCALATION_TARGET_PATH}',"
+            " secret: {env: A_SECRET}}"
+        ),
+        extra("{id: b, type: slack, url: '${HOME}'}"),
     )
-    usable, problems = check_targets(policy, {})
+    usable, problems = check_targets(policy, {"HOME": "/root"})
     assert usable == []
     assert problems == [
         "targets[0].secret.env: target 'quality' reads its secret from Q_SECRET, which is not set",
-        "targets[1].url: target 'a' uses ${A_HOST}, which is not set (set it, or give a "
-        "default: ${A_HOST:-...})",
-        "targets[1].url: target 'a' uses ${A_PATH}, which is not set (set it, or give a "
-        "default: ${A_PATH:-...})",
+        "targets[1].url: target 'a' uses ${ESCALATION_TARGET_HOST}, which is not set (set it, "
+        "or give a default: ${ESCALATION_TARGET_HOST:-...})",
+        "targets[1].url: target 'a' uses ${ESCALATION_TARGET_PATH}, which is not set (set it, "
+        "or give a default: ${ESCALATION_TARGET_PATH:-...})",
         "targets[1].secret.env: target 'a' reads its secret from A_SECRET, which is not set",
-        "targets[2].type: target 'b' has type 'slack', which the pager does not deliver yet "
-        "(use webhook)",
+        "targets[2].url: target 'b' uses ${HOME}, which is not expanded: only variables "
+        "starting with ESCALATION_TARGET_ are (ESCALATION_PAGER_EXPAND_PREFIXES)",
     ]
 
 
 def test_a_usable_target_has_its_url_expanded_and_its_secret_read():
-    policy = policy_with(extra(ops("${OPS_HOST:-http://h}/p/${TEAM}", "Q_SECRET")))
-    usable, problems = check_targets(policy, {**ENV, "TEAM": "hvac"})
+    url = "${ESCALATION_TARGET_HOST:-http://h.example}/p/${ESCALATION_TARGET_TEAM}"
+    policy = policy_with(extra(ops(url, "Q_SECRET")))
+    usable, problems = check_targets(policy, {**ENV, "ESCALATION_TARGET_TEAM": "hvac"})
     assert problems == []
-    assert usable[1] == Deliverable("ops", "webhook", "http://h/p/hvac", SECRET)
+    assert usable[1] == Deliverable("ops", "webhook", "http://h.example/p/hvac", SECRET)
+
+
+def test_every_type_the_policy_accepts_is_usable_when_its_environment_is_set():
+    policy = policy_with(
+        extra(pagerduty(url="https://events.eu.pagerduty.com/v2/enqueue")),
+        extra("{id: chat, type: slack, url: '${ESCALATION_TARGET_SLACK_URL}'}"),
+        extra(email(username="pager", password="{env: SMTP_PASSWORD}")),
+    )
+    environ = {
+        **ENV,
+        "ESCALATION_TARGET_PD_KEY": KEY,
+        "ESCALATION_TARGET_SLACK_URL": "https://hooks.slack.com/services/T0/B0/xyz",
+        "SMTP_PASSWORD": "pw",
+    }
+    usable, problems = check_targets(policy, environ)
+    assert problems == []
+    assert [(t.id, t.type, t.url, t.secret) for t in usable[1:]] == [
+        ("pd", "pagerduty", "https://events.eu.pagerduty.com/v2/enqueue", KEY),
+        ("chat", "slack", "https://hooks.slack.com/services/T0/B0/xyz", ""),
+        ("mail", "email", "smtp.example.com", "pw"),
+    ]
+
+
+def test_loopback_is_allowed_only_in_the_embedded_profile_or_when_listed():
+    policy = policy_with()
+    assert check_targets(policy, ENV)[1] == []
+    assert check_targets(policy, PRODUCTION)[1] == [
+        "targets[0].url: target 'quality' may not be paged: 127.0.0.1 is a loopback address "
+        "(allow its network in ESCALATION_PAGER_ALLOW_NETWORKS if it is meant)"
+    ]
+    allowed = {**PRODUCTION, "ESCALATION_PAGER_ALLOW_NETWORKS": "10.0.0.0/8, 127.0.0.1/32"}
+    assert check_targets(policy, allowed)[1] == []
+
+
+def test_more_prefixes_can_be_allowed():
+    policy = policy_with(extra("{id: chat, type: slack, url: '${PAGES_SLACK}'}"))
+    environ = {**ENV, "PAGES_SLACK": "https://hooks.slack.com/x"}
+    assert len(check_targets(policy, environ)[1]) == 1
+    environ["ESCALATION_PAGER_EXPAND_PREFIXES"] = "ESCALATION_TARGET_,PAGES_"
+    assert check_targets(policy, environ)[1] == []
 
 
 def test_no_problem_message_carries_the_secret_value():

@@ -67,16 +67,13 @@ def test_failed_dependencies_are_never_the_message_s_fault(error):
 
 
 def test_bugs_and_deliberate_rejections_keep_their_own_reasons():
-    from escalation.services.pager.app import PageUndeliverable
-
     class Refused(DeadLetter):
         reason = "refused"
 
     assert classify(ZeroDivisionError(), VALID) == "bug"
     assert classify(OverflowError("date value out of range"), VALID) == "bug"
     assert classify(MessageSizeTooLargeError(), VALID) == "bug"  # retrying cannot help
-    assert classify(PageUndeliverable("receiver said 400"), VALID) == "undeliverable"
-    assert classify(Refused(), VALID) == "refused"
+    assert classify(Refused("receiver said 400"), VALID) == "refused"
 
 
 def test_backoff_doubles_to_its_cap_and_stops_at_the_budget():

@@ -83,12 +83,12 @@ def test_a_failed_reload_keeps_the_running_targets(pager, policy_file):
 def test_readiness_reports_the_current_targets_problems(pager, policy_file, monkeypatch):
     good = policy_file.read_text()
     policy_file.write_text(
-        with_targets(good, "{id: pd, type: pagerduty, url: 'https://events.pagerduty.com'}")
+        with_targets(good, "{id: pd, type: pagerduty, routing_key: {env: ESCALATION_TARGET_K}}")
     )
     assert pager.holder.reload("test") is True
     assert pager.readiness()[1:] == [
-        "targets[0].type: target 'pd' has type 'pagerduty', which the pager does not deliver "
-        "yet (use webhook)"
+        "targets[0].routing_key.env: target 'pd' reads its routing key from "
+        "ESCALATION_TARGET_K, which is not set or empty"
     ]
     targets, _ = pager.targets.get()
     assert sorted(targets) == ["ops-webhook"], "the usable target is still delivered to"
@@ -136,7 +136,7 @@ def test_the_pager_builds_exactly_the_targets_the_check_accepts():
         with_targets(
             EXAMPLE_POLICY.read_text(),
             "{id: ops, type: webhook, url: 'https://ops.example.com', secret: {env: Q_SECRET}}",
-            "{id: pd, type: pagerduty, url: 'https://events.pagerduty.com'}",
+            "{id: pd, type: pagerduty, routing_key: {env: ESCALATION_TARGET_K}}",
         )
     ).policy
     env = {"Q_SECRET": SECRET, "ESCALATION_PAGE_SINK_SECRET": SECRET}

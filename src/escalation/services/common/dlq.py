@@ -1,7 +1,7 @@
 """Dead letters: what each carries besides the original bytes, counted and logged once.
 
 Reasons: ``decode`` (not UTF-8 JSON), ``schema`` (JSON that fails the model), ``bug``
-(our handler raised on a valid message), or a handler's own (``undeliverable`` pages);
+(our handler raised on a valid message), or a handler's own (``delivery`` on pages.dlq.v1);
 see ``faults.classify``. A failed dependency is never a reason: it is retried.
 """
 
@@ -48,3 +48,19 @@ def dead_letter_headers(
         error=text[:500],
     )
     return list(headers.items())
+
+
+FAILED_TARGET = "failed-target"
+"""On ``pages.dlq.v1``: the target that could not take the page (reason ``delivery``)."""
+DEAD_LETTER_HEADERS = frozenset(
+    {
+        "error",
+        "error-type",
+        "source-topic",
+        "source-partition",
+        "source-offset",
+        "dead-lettered-at",
+        FAILED_TARGET,
+    }
+)
+"""What a dead letter carries besides the original headers: removed when it is replayed."""

@@ -170,10 +170,46 @@ class Settings(BaseSettings):
     store: str = "memory://"
 
     # pager
-    pager_timeout_seconds: float = 5.0
+    pager_timeout_seconds: float = Field(default=5.0, gt=0, description="one attempt")
     pager_max_attempts: int = Field(default=8, ge=1)
-    pager_backoff_base_seconds: float = 0.5
-    pager_backoff_max_seconds: float = 30.0
+    pager_backoff_base_seconds: float = Field(default=0.5, gt=0)
+    pager_backoff_max_seconds: float = Field(default=30.0, gt=0)
+    pager_deadline_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="how long one page may take to reach a target, retries included; a "
+        "target's `deadline` in the policy overrides it",
+    )
+    pager_breaker_failures: int = Field(
+        default=5, ge=1, description="consecutive failed attempts that open a target's circuit"
+    )
+    pager_breaker_reset_seconds: float = Field(
+        default=30.0, gt=0, description="how long a circuit stays open before one trial"
+    )
+    pager_lane_concurrency: int = Field(
+        default=4, ge=1, le=64, description="deliveries in flight per target"
+    )
+    pager_lane_capacity: int = Field(
+        default=1000, ge=1, description="pages waiting per target before new ones fall back"
+    )
+    pager_delivered_horizon: Duration = Field(
+        default=timedelta(days=7),
+        ge=timedelta(minutes=1),
+        description="how long the pager remembers a delivered page (a replay older than "
+        "this delivers again)",
+    )
+    pager_allow_networks: str = Field(
+        default="",
+        description="comma-separated networks pages may go to besides public addresses "
+        "(the embedded profile adds loopback)",
+    )
+    pager_expand_prefixes: str = Field(
+        default="ESCALATION_TARGET_",
+        description="comma-separated prefixes of the variables ${VAR} in a target may read",
+    )
+    pager_ca_file: Path | None = Field(
+        default=None, description="extra CA certificates (PEM) trusted for HTTPS and SMTP"
+    )
 
     # local page sink (embedded stack)
     sink_port: int = 8084
@@ -201,6 +237,22 @@ class Settings(BaseSettings):
                     "make one with `escalation link-key new`"
                 )
         return keys
+
+    @field_validator("pager_allow_networks")
+    @classmethod
+    def _networks(cls, text: str) -> str:
+        from escalation.policy.outbound import parse_networks
+
+        parse_networks(text)
+        return text
+
+    @field_validator("pager_expand_prefixes")
+    @classmethod
+    def _prefixes(cls, text: str) -> str:
+        from escalation.policy.outbound import parse_prefixes
+
+        parse_prefixes(text)
+        return text
 
     @model_validator(mode="after")
     def _refuse_open_public_bind(self) -> Settings:

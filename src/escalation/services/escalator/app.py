@@ -13,7 +13,8 @@ import structlog
 from faust.types import EventT
 from prometheus_client import Counter
 
-from escalation.schemas import codec, issue_state_key, parse_escalation_id
+from escalation.schemas import PageRequest, Routing, codec, issue_state_key, parse_escalation_id
+from escalation.schemas.page import ROUTING_REASONS_SHOWN
 from escalation.schemas.state import IssueState
 from escalation.services.common.settings import Settings
 from escalation.services.common.stream import StreamService
@@ -64,6 +65,7 @@ class EscalatorService(StreamService):
             routed = codec.decode_routed(event.message.value)
             key = issue_state_key(routed.customer.id, routed.issue_id)
             decision = decide_contact(self._load(key), routed, routed.routing, now)
+            decision.pages = [with_routing(p, routed.routing) for p in decision.pages]
             kind = "contact"
         self.outcomes.labels(kind, decision.outcome).inc()
         if decision.outcome == "duplicate":
@@ -86,6 +88,8 @@ class EscalatorService(StreamService):
     async def _emit(self, decision: Decision) -> None:
         pending = []
         for record in decision.escalations:
+            if record.type == "paged":
+                continue  # the pager writes it once a target took the page (outcomes.py)
             pending.append(
                 await self.escalations_out.send(
                     key=record.customer_id.encode(),
@@ -118,6 +122,12 @@ class EscalatorService(StreamService):
             await future
         self.metrics.produced.labels(ESCALATIONS).inc(len(decision.escalations))
         self.metrics.produced.labels(PAGES).inc(len(decision.pages))
+
+
+def with_routing(page: PageRequest, routing: Routing) -> PageRequest:
+    """A page made by a contact says why its owner was chosen (the receivers show it)."""
+    reasons = [reason[:1024] for reason in routing.reasons[-ROUTING_REASONS_SHOWN:]]
+    return page.model_copy(update={"route": routing.route, "routing_reasons": reasons})
 
 
 def build(settings: Settings) -> EscalatorService:

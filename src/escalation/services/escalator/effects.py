@@ -65,8 +65,9 @@ def page(
     now: datetime,
     summary: str | None = None,
     extra_targets: Iterable[str] = (),
+    notified: list[str] | None = None,
 ) -> PageRequest:
-    """A page for the state's current level, cycle and loop."""
+    """A page for the state's current level, cycle and loop; ``notified``: whom it pages."""
     assert state.escalation_id is not None
     targets = list(dict.fromkeys([*state.targets, *extra_targets]))
     return PageRequest(
@@ -87,6 +88,7 @@ def page(
         contacts=state.escalation_contacts,
         targets=targets,
         created_at=now,
+        notified=notified or None,
     )
 
 

@@ -35,7 +35,7 @@ def paged(
         escalations=[
             record("paged", state, now, said, cause, notified=list(reached.people) or None)
         ],
-        pages=[page(state, "trigger", said, now, summary, reached.targets)],
+        pages=[page(state, "trigger", said, now, summary, reached.targets, list(reached.people))],
     )
 
 
@@ -72,7 +72,7 @@ def open_escalation(
             record("opened", opened, now, reason, cause),
             record("paged", opened, now, reason, cause, notified=[opened.owner]),
         ],
-        pages=[page(opened, "trigger", reason, now, summary)],
+        pages=[page(opened, "trigger", reason, now, summary, notified=[opened.owner])],
         outcome="opened",
     )
 

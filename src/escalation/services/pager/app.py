@@ -1,8 +1,15 @@
-"""Pager service: pages.v1 -> signed delivery to each target, at most once per page id.
+"""Pager service: pages.v1 -> each target's lane -> outcomes on escalations.v1.
 
-A page id is delivered to a target, then remembered in a changelog-backed table, so a
-replay after a crash or rebalance skips it. A crash between the two re-delivers with the
-same webhook-id, which Standard Webhooks receivers use to drop the copy.
+Two agents, both on partitions co-partitioned with the pager's table (every topic is
+keyed by the customer). The first reads ``pages.v1``: for each target of a page it
+records the delivery as pending and hands it to the target's lane (``lanes.py``), and
+never waits for a receiver, so a dead receiver delays only its own pages. The lanes
+deliver concurrently, with retries, a deadline and a circuit breaker per target, and
+write the outcome to ``escalations.v1``. The second agent reads those outcomes back and
+keeps the books (``bookkeeping.py``): delivered, or dead-lettered with the fallback sent.
+A crash anywhere leaves a pending record, which recovery hands back to its lane: a page
+may be sent twice, always with the same id (webhook-id, dedup_key, Message-ID), and is
+never lost. docs/decisions.md says why lanes rather than a retry topic.
 
 The targets follow the policy file as the router does: the same ``PolicyHolder`` reloads
 it on change and on SIGHUP, and the targets are rebuilt once per new policy version, so a
@@ -13,33 +20,39 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime
+from typing import Any
 
-import httpx
 import structlog
 from faust.types import EventT
-from prometheus_client import Counter, Histogram
 
 from escalation.policy import LoadedPolicy
+from escalation.policy.outbound import OutboundRules
 from escalation.policy.reload import Derived, PolicyHolder
-from escalation.schemas import PageRequest, codec
-from escalation.services.common.faults import DeadLetter
+from escalation.schemas import codec
 from escalation.services.common.policy_watch import PolicyWatcher
 from escalation.services.common.settings import Settings
-from escalation.services.common.stream import StreamService
-from escalation.services.common.topics import DELIVERED_TABLE, PAGER_APP, PAGES
+from escalation.services.common.stream import StreamService, header_map
+from escalation.services.common.topics import (
+    DELIVERED_TABLE,
+    ESCALATIONS,
+    PAGER_APP,
+    PAGES,
+    dlq_of,
+)
 
-from .delivery import Backoff, deliver
+from .bookkeeping import Bookkeeper
+from .breaker import Breaker
+from .courier import Courier
+from .delivery import Backoff
+from .lanes import Job, Lanes
+from .ledger import Ledger, Record, key
+from .metrics import PagerMetrics
+from .outcomes import Publisher, outcome
+from .owners import Owned, wire_for
 from .targets.base import Links, Target
 from .targets.registry import build_targets
 
 log = structlog.get_logger(__name__)
-
-
-class PageUndeliverable(DeadLetter):
-    """Every attempt failed or the receiver rejected the page: the page goes to the DLQ."""
-
-    reason = "undeliverable"
 
 
 class PagerService(StreamService):
@@ -56,36 +69,32 @@ class PagerService(StreamService):
                 why="no ESCALATION_LINK_KEYS: page links "
                 "are bare API URLs that need a bearer token",
             )
+        self.rules = OutboundRules.from_environ(os.environ)
         self.backoff = Backoff(
             settings.pager_backoff_base_seconds,
             settings.pager_backoff_max_seconds,
             settings.pager_max_attempts,
+            settings.pager_timeout_seconds,
         )
-        self.delivered = self.bytes_table(DELIVERED_TABLE)
-        registry = self.metrics.registry
-        self.attempts = Counter(
-            "escalation_page_attempts_total",
-            "Delivery attempts by target and result reason.",
-            ["target", "reason"],
-            registry=registry,
+        self.pager_metrics = PagerMetrics(self.metrics.registry)
+        self.table = self.bytes_table(DELIVERED_TABLE)
+        self.ledger = Ledger(self.table, settings.pager_delivered_horizon.total_seconds())
+        self.publisher = Publisher(self.topic(ESCALATIONS), self.topic(dlq_of(PAGES)), self.metrics)
+        self.breakers: dict[str, Breaker] = {}
+        self.settled: set[bytes] = set()
+        """Deliveries whose outcome is written but not yet read back by the books."""
+        self.courier = Courier(self)
+        self.lanes = Lanes(
+            settings.pager_lane_capacity, settings.pager_lane_concurrency, self.courier.run
         )
-        self.pages_sent = Counter(
-            "escalation_pages_delivered_total",
-            "Pages delivered, by target and action.",
-            ["target", "action"],
-            registry=registry,
-        )
-        self.page_latency = Histogram(
-            "escalation_page_delivery_seconds",
-            "From page request to delivery.",
-            ["target"],
-            registry=registry,
-            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
-        )
-        self.client: httpx.AsyncClient | None = None
+        self.books = Bookkeeper(self)
+        self.wire = wire_for(self.rules, settings)  # before any agent or lane can run
         self.ready_checks.append(self._targets_ready)
         self.consume(self.topic(PAGES), "deliver-pages", self.handle)
-        self.app.service(self._client_owner())
+        self.consume(self.topic(ESCALATIONS), "page-outcomes", self.books.handle)
+        self.table.on_recover(self._resume)
+        self.app.on_partitions_revoked.connect(self._revoked)
+        self.app.service(Owned(self))
         self.app.service(PolicyWatcher(self.holder))
 
     def _build_targets(self, loaded: LoadedPolicy) -> tuple[dict[str, Target], list[str]]:
@@ -99,75 +108,82 @@ class PagerService(StreamService):
         _, problems = self.targets.get()
         return "; ".join(problems) or None
 
-    def _client_owner(self) -> object:
-        import mode
-
-        pager = self
-
-        class HttpClient(mode.Service):
-            async def on_start(self) -> None:
-                pager.client = httpx.AsyncClient(
-                    timeout=pager.settings.pager_timeout_seconds, follow_redirects=False
-                )
-
-            async def on_stop(self) -> None:
-                if pager.client is not None:
-                    await pager.client.aclose()
-
-        return HttpClient()
+    def breaker(self, target: str) -> Breaker:
+        if target not in self.breakers:
+            self.breakers[target] = Breaker(
+                self.settings.pager_breaker_failures, self.settings.pager_breaker_reset_seconds
+            )
+        return self.breakers[target]
 
     async def handle(self, event: EventT) -> None:
-        page = codec.decode_page(event.message.value)
+        """Take one page: pending per target, handed to its lane; never wait for a receiver."""
+        message = event.message
+        page = codec.decode_page(message.value)
         targets, _ = self.targets.get()  # one set for the whole page, even across a reload
-        failures = []
-        for target_id in page.targets or []:
-            key = f"{page.page_id}|{target_id}".encode()
-            if self.delivered.get(key) is not None:
-                self.metrics.duplicates.labels(PAGES).inc()
-                continue
-            target = targets.get(target_id)
-            if target is None:
-                failures.append(
-                    f"{target_id}: unknown or unusable target in policy {self.targets.built_from}"
-                )
-                continue
-            error = await self._deliver(target, page)
-            if error:
-                failures.append(error)
-                continue
-            self.delivered[key] = str(int(time.time())).encode()
+        now = time.time()
+        headers = {k: v.decode(errors="replace") for k, v in header_map(event).items()}
         if not page.targets:
-            failures.append("page names no targets")
-        if failures:
-            raise PageUndeliverable("; ".join(failures))
-
-    async def _deliver(self, target: Target, page: PageRequest) -> str | None:
-        assert self.client is not None
-        if not target.accepts(page.action):
-            return None
-        result = await deliver(
-            self.client,
-            lambda: target.build(page, self.links, int(time.time())),
-            self.backoff,
-            on_attempt=lambda v: self.attempts.labels(target.id, v.reason).inc(),
-        )
-        if result.verdict.outcome == "delivered":
-            self.pages_sent.labels(target.id, page.action).inc()
-            lag = (datetime.now(UTC) - page.created_at).total_seconds()
-            self.page_latency.labels(target.id).observe(max(lag, 0.0))
-            log.info(
-                "page.delivered",
-                target=target.id,
-                page_id=page.page_id,
-                escalation_id=page.escalation_id,
-                action=page.action,
-                attempts=result.attempts,
+            await self.publisher.dead_letter(
+                message.value,
+                message.key or b"",
+                headers,
+                message.partition,
+                message.offset,
+                None,
+                "page names no targets",
             )
-            return None
-        return (
-            f"{target.id}: {result.verdict.outcome} ({result.verdict.reason}) "
-            f"after {result.attempts} attempt(s)"
-        )
+            await self.publisher.record(
+                outcome("page.failed", page, "page names no targets", error="no targets"),
+                message.partition,
+            )
+        for target_id in dict.fromkeys(page.targets):
+            ident = key(page.page_id, target_id)
+            known = self.ledger.get(ident)
+            if known is not None and (known.state == "delivered" or self.in_hand(ident)):
+                if known.state == "delivered":
+                    self.metrics.duplicates.labels(PAGES).inc()
+                continue  # delivered, in its lane, or its outcome on the way to the books
+            target = targets.get(target_id)
+            if target is not None and not target.accepts(page.action):
+                continue
+            if known is None:
+                record = Record(
+                    "pending", now, message.partition, message.value, headers, message.offset
+                )
+                self.ledger.pend(ident, record)
+            # else: pending but in no one's hands (a retried handler): take it up again
+            started = known.at if known is not None else now
+            job = Job(page, target_id, message.partition, started)
+            if target is None:
+                why = f"{target_id}: unknown or unusable target in policy {self.targets.built_from}"
+                await self.books.fail_now(job, why, None)
+            elif not self.lanes.offer(job):
+                why = f"{target_id}: {self.settings.pager_lane_capacity} pages already waiting"
+                await self.books.fail_now(job, why, target.fallback)
+            self.pager_metrics.backlog.labels(target_id).set(self.lanes.lane(target_id).backlog)
+        self.pager_metrics.expired.inc(self.ledger.sweep(message.partition))
+
+    def in_hand(self, ident: bytes) -> bool:
+        """Whether a pending delivery is being worked on: in a lane, or its outcome written."""
+        target = ident.decode().split("|", 1)[1]
+        lane = self.lanes.lanes.get(target)
+        return ident in self.settled or (lane is not None and ident in lane.keys)
+
+    async def _resume(self) -> None:
+        """After recovery: every pending delivery of our partitions goes back to its lane."""
+        actives = self.app.assignor.assigned_actives()
+        assigned = {tp.partition for tp in actives if tp.topic == PAGES}
+        resumed = 0
+        for ident, record in self.ledger.recovered(assigned):
+            page = codec.decode_page(record.page)
+            target = ident.decode().split("|", 1)[1]
+            job = Job(page, target, record.partition or 0, record.at, record.fallback_for)
+            if self.lanes.offer(job):
+                resumed += 1
+        log.info("pager.resumed", pending=resumed, partitions=sorted(assigned))
+
+    async def _revoked(self, sender: Any, revoked: Any = (), **kwargs: Any) -> None:
+        self.lanes.revoke({tp.partition for tp in revoked or () if tp.topic == PAGES})
 
 
 def build(settings: Settings) -> PagerService:

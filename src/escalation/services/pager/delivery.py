@@ -1,20 +1,25 @@
-"""Deliver one request with retries: classify every answer, back off with jitter.
+"""Deliver one page to one target with retries: classify every answer, stop at a deadline.
 
 One ``classify`` decides for every answer (as Alertmanager's Retrier.Check does) and
 names a small set of reasons that become a metric label. Unlike it, 429 is retried and
-Retry-After is honoured, and the attempts are bounded by count, not by a context.
+Retry-After is honoured. The retry loop is tenacity's: it retries on the classified
+result, waits what the answer asked for (Retry-After) or an exponential backoff with
+equal jitter (never less than half the step, so the spacing has a floor), and stops at
+whichever comes first: the last attempt, a wait that would pass the deadline, or the
+target's circuit opening. Each attempt gets what is left of the deadline at most.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from time import time
 
 import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
 
 RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
@@ -24,8 +29,11 @@ class Verdict:
     outcome: str
     """delivered | retry | rejected"""
     reason: str
-    """ok | http_4xx | http_429 | http_5xx | timeout | connect | transport"""
+    """ok | http_4xx | http_429 | http_5xx | timeout | connect | transport | forbidden |
+    smtp_4xx | smtp_5xx | tls | deadline | circuit_open | rendering"""
     retry_after: float | None = None
+    detail: str = ""
+    """What happened, for the log and ``page.failed``'s error (never a secret)."""
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -35,27 +43,30 @@ def _retry_after(response: httpx.Response) -> float | None:
     if value.strip().isdigit():
         return float(value)
     try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time())
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
 
 
 def classify(response: httpx.Response | None, error: Exception | None = None) -> Verdict:
     if error is not None:
+        detail = f"{type(error).__name__}: {error}"[:500]
         if isinstance(error, httpx.TimeoutException):
-            return Verdict("retry", "timeout")
+            return Verdict("retry", "timeout", detail=detail)
         if isinstance(error, httpx.ConnectError):
-            return Verdict("retry", "connect")
-        return Verdict("retry", "transport")
+            return Verdict("retry", "connect", detail=detail)
+        return Verdict("retry", "transport", detail=detail)
     assert response is not None
     status = response.status_code
+    detail = f"HTTP {status}"
     if 200 <= status < 300:
-        return Verdict("delivered", "ok")
+        return Verdict("delivered", "ok", detail=detail)
     if status == 429:
-        return Verdict("retry", "http_429", _retry_after(response))
+        return Verdict("retry", "http_429", _retry_after(response), detail)
     if status in RETRYABLE_STATUS:
-        return Verdict("retry", "http_5xx" if status >= 500 else "http_4xx", _retry_after(response))
-    return Verdict("rejected", "http_4xx" if status < 500 else "http_5xx")
+        reason = "http_5xx" if status >= 500 else "http_4xx"
+        return Verdict("retry", reason, _retry_after(response), detail)
+    return Verdict("rejected", "http_4xx" if status < 500 else "http_5xx", detail=detail)
 
 
 @dataclass(frozen=True)
@@ -63,12 +74,14 @@ class Backoff:
     base: float = 0.5
     cap: float = 30.0
     max_attempts: int = 8
+    attempt_timeout: float = 5.0
 
     def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
-        """Full jitter, exponential in the attempt number; Retry-After wins (up to the cap)."""
+        """Retry-After wins (up to the cap); else half the step plus up to half again."""
         if retry_after is not None:
             return min(retry_after, self.cap)
-        return rng.uniform(0, min(self.cap, self.base * 2 ** (attempt - 1)))
+        step = min(self.cap, self.base * 2 ** (attempt - 1))
+        return step / 2 + rng.uniform(0, step / 2)
 
 
 @dataclass
@@ -78,29 +91,57 @@ class Result:
 
 
 async def deliver(
-    client: httpx.AsyncClient,
-    build: Callable[[], httpx.Request],
+    attempt: Callable[[float], Awaitable[Verdict]],
     backoff: Backoff,
+    deadline: float,
+    *,
+    halted: Callable[[], str | None] = lambda: None,
     on_attempt: Callable[[Verdict], None] = lambda v: None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
     rng: random.Random | None = None,
 ) -> Result:
-    """Send ``build()`` until delivered, rejected, or out of attempts.
+    """Call ``attempt(timeout)`` until delivered, rejected, halted or out of time.
 
-    ``build`` is called per attempt so the signature timestamp is fresh while the
-    webhook-id stays the same.
+    ``deadline`` is in seconds from now; ``halted`` says why to stop before the next
+    attempt (the target's circuit is open), or None.
     """
     rng = rng or random.Random()
-    verdict = Verdict("retry", "transport")
-    for attempt in range(1, backoff.max_attempts + 1):
-        try:
-            response = await client.send(build())
-            verdict = classify(response)
-        except httpx.HTTPError as exc:
-            verdict = classify(None, exc)
-        on_attempt(verdict)
-        if verdict.outcome != "retry":
-            return Result(verdict, attempt)
-        if attempt < backoff.max_attempts:
-            await sleep(backoff.delay(attempt, verdict.retry_after, rng))
-    return Result(verdict, backoff.max_attempts)
+    ends = clock() + deadline
+    count = 0
+    last = Verdict("retry", "deadline", detail="the deadline passed before any attempt")
+
+    async def one() -> Verdict:
+        nonlocal count, last
+        why = halted()
+        if why is not None:
+            last = Verdict("rejected", "circuit_open", detail=f"{why}; last: {last.detail}")
+            return last
+        left = ends - clock()
+        if left <= 0:
+            return last
+        count += 1
+        last = await attempt(min(backoff.attempt_timeout, left))
+        on_attempt(last)
+        return last
+
+    def wait(state: RetryCallState) -> float:
+        verdict = state.outcome.result() if state.outcome else None
+        return backoff.delay(state.attempt_number, getattr(verdict, "retry_after", None), rng)
+
+    def out_of_time(state: RetryCallState) -> bool:
+        return clock() + state.upcoming_sleep >= ends
+
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(backoff.max_attempts) | out_of_time,
+        wait=wait,
+        retry=retry_if_result(lambda v: v.outcome == "retry"),
+        sleep=sleep,
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome else last,
+    )
+    verdict = await retrying(one)
+    if verdict.outcome == "retry":  # gave up: say why, for page.failed and the DLQ
+        why = "attempts" if count >= backoff.max_attempts else "deadline"
+        detail = f"{verdict.detail}; gave up after {count} attempt(s): out of {why}"
+        verdict = Verdict(verdict.outcome, verdict.reason, verdict.retry_after, detail)
+    return Result(verdict, count)

@@ -13,10 +13,18 @@ from escalation.policy.model import Policy
 from escalation.policy.targets import Deliverable, check_targets
 
 from .base import Target
+from .email import EmailTarget
+from .pagerduty import PagerDutyTarget
+from .slack import SlackTarget
 from .webhook import WebhookTarget
 
 BUILDERS: dict[str, Callable[[Deliverable], Target]] = {
-    "webhook": lambda t: WebhookTarget(t.id, t.url, t.secret),
+    "webhook": lambda t: WebhookTarget(t.id, t.url, t.secret, t.spec),
+    "pagerduty": lambda t: PagerDutyTarget(
+        t.id, t.url, t.secret, getattr(t.spec, "severity", "critical"), t.spec
+    ),
+    "slack": lambda t: SlackTarget(t.id, t.url, t.spec),
+    "email": lambda t: EmailTarget(t.id, t.url, t.secret, t.spec),
 }
 """One builder per type in ``policy.targets.DELIVERED`` (a unit test holds them equal)."""
 

@@ -6,13 +6,15 @@ The body's fields are the public contract (docs/contract.md, "Pages"); the model
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from escalation.schemas import PageRequest, codec
 from escalation.schemas.page import WEBHOOK_EVENT_TYPES, PageCustomer, WebhookPage
 
 from ..signing import sign
-from .base import Links, Target
+from .base import HttpTarget, Links
 
 
 def payload(page: PageRequest, links: Links, target_id: str) -> WebhookPage:
@@ -39,13 +41,14 @@ def payload(page: PageRequest, links: Links, target_id: str) -> WebhookPage:
     )
 
 
-class WebhookTarget(Target):
+class WebhookTarget(HttpTarget):
     kind = "webhook"
 
-    def __init__(self, target_id: str, url: str, secret: str) -> None:
+    def __init__(self, target_id: str, url: str, secret: str, spec: Any = None) -> None:
         self.id = target_id
         self.url = url
         self.secret = secret
+        self.configure(spec)
 
     def build(self, page: PageRequest, links: Links, now: int) -> httpx.Request:
         body = codec.encode_http_body(payload(page, links, self.id))

@@ -1,0 +1,130 @@
+"""What a lane does with one job: deliver it, then say so on ``escalations.v1``.
+
+The delivery runs the retry loop (``delivery.deliver``) against the target's circuit
+breaker, within what is left of the target's deadline since the page was first taken
+(a page resumed after a restart does not get a fresh deadline). The outcome record is
+the only thing a lane writes: the agent that reads it back updates the pager's state,
+dead-letters a failure and sends the fallback. Until the record is written the pending
+state stands, so a crash before it (after the receiver took the page, say) delivers the
+page again after recovery, with the same id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import structlog
+
+from .delivery import Result, Verdict, deliver
+from .lanes import Job
+from .outcomes import outcome
+
+if TYPE_CHECKING:
+    from .app import PagerService
+    from .targets.base import Target
+
+log = structlog.get_logger(__name__)
+
+
+class Courier:
+    def __init__(self, pager: PagerService) -> None:
+        self.pager = pager
+
+    async def run(self, job: Job) -> None:
+        pager = self.pager
+        targets, _ = pager.targets.get()
+        target = targets.get(job.target)
+        if target is None:
+            policy = pager.targets.built_from
+            missing = f"{job.target}: no longer a usable target in policy {policy}"
+            result = Result(Verdict("rejected", "unknown", detail=missing), 0)
+        else:
+            result = await self._deliver(target, job)
+        await self._report(target, job, result)
+
+    async def _deliver(self, target: Target, job: Job) -> Result:
+        pager = self.pager
+        breaker = pager.breaker(target.id)
+        deadline = target.deadline or pager.settings.pager_deadline_seconds
+        left = deadline - (time.time() - job.started)
+
+        def attempted(verdict: Verdict) -> None:
+            breaker.record(verdict)
+            pager.pager_metrics.attempts.labels(target.id, verdict.reason).inc()
+            pager.pager_metrics.circuit.labels(target.id).set(breaker.state != "closed")
+
+        async def attempt(within: float) -> Verdict:
+            try:
+                now = int(time.time())
+                return await target.attempt(job.page, pager.links, pager.wire, now, within)
+            except (ValueError, TypeError, LookupError) as exc:  # a template on this page
+                return Verdict("rejected", "rendering", detail=f"{type(exc).__name__}: {exc}")
+
+        return await deliver(
+            attempt,
+            pager.backoff,
+            left,
+            halted=breaker.blocked,
+            on_attempt=attempted,
+            sleep=breaker.sleep,
+        )
+
+    async def _report(self, target: Target | None, job: Job, result: Result) -> None:
+        pager, page, verdict = self.pager, job.page, result.verdict
+        kind = target.kind if target is not None else None
+        common = {
+            "target": job.target,
+            "target_type": kind,
+            "attempts": result.attempts,
+            "fallback_for": job.fallback_for,
+        }
+        if verdict.outcome == "delivered":
+            pager.pager_metrics.delivered.labels(job.target, page.action).inc()
+            lag = (datetime.now(UTC) - page.created_at).total_seconds()
+            pager.pager_metrics.latency.labels(job.target).observe(max(lag, 0.0))
+            log.info(
+                "page.delivered",
+                target=job.target,
+                page_id=page.page_id,
+                escalation_id=page.escalation_id,
+                action=page.action,
+                attempts=result.attempts,
+                fallback_for=job.fallback_for,
+            )
+            said = f"{job.target} took the page ({kind}, {result.attempts} attempt(s))"
+            record = outcome("page.delivered", page, said, **common)
+        else:
+            fallback = target.fallback if target is not None and not job.fallback_for else None
+            pager.pager_metrics.failed.labels(job.target, verdict.reason).inc()
+            log.warning(
+                "page.failed",
+                target=job.target,
+                page_id=page.page_id,
+                reason=verdict.reason,
+                error=verdict.detail,
+                fallback=fallback,
+            )
+            said = f"{job.target} could not take the page: {verdict.reason}"
+            if fallback:
+                said += f"; sent to {fallback} instead"
+            error = f"{job.target}: {verdict.detail or verdict.reason}"
+            record = outcome("page.failed", page, said, error=error, fallback=fallback, **common)
+        pager.settled.add(job.key)  # before the books can read it back
+        await self.publish(record, job.partition)
+
+    async def publish(self, record: object, partition: int) -> None:
+        """Write the outcome, retrying until the broker takes it; a stop cancels the wait."""
+        delay = 0.2
+        while True:
+            try:
+                await self.pager.publisher.record(record, partition)  # type: ignore[arg-type]
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the broker's errors are many; all wait
+                log.warning("page.outcome_unwritten", error=repr(exc), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)

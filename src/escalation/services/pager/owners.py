@@ -1,0 +1,34 @@
+"""What the pager owns beside faust's agents: its HTTP client and its lanes, stopped with
+the worker (the lanes first, so no delivery outlives the client)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mode
+
+from escalation.policy.outbound import OutboundRules
+from escalation.services.common.settings import Settings
+
+from .outbound import http_client, tls_context
+from .targets.base import Wire
+
+if TYPE_CHECKING:
+    from .app import PagerService
+
+
+def wire_for(rules: OutboundRules, settings: Settings) -> Wire:
+    """The client and TLS trust every target attempt uses; no redirects, always a timeout."""
+    context = tls_context(settings.pager_ca_file)
+    client = http_client(rules, context, settings.pager_timeout_seconds)
+    return Wire(client, rules, context)
+
+
+class Owned(mode.Service):
+    def __init__(self, pager: PagerService) -> None:
+        super().__init__()
+        self.pager = pager
+
+    async def on_stop(self) -> None:
+        await self.pager.lanes.stop()
+        await self.pager.wire.client.aclose()
