@@ -1,30 +1,67 @@
 """A page's signed ack link, opened in a real headless browser against the real stack.
 
-The link is read from a delivered page: today the webhook page the stack's page sink
-received (``delivered_link``); an email target's message carries the same link, made by
-the same ``Links``, so pointing this test at a delivered email changes only that helper.
+The link is read from a delivered email: the stack runs the example policy with an
+email target added to every team, delivered over STARTTLS to a local SMTP server
+process that records every message, as an on-call engineer would receive it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email
 import json
+import re
 import time
+from email import policy as email_policy
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
 from escalation.services.common.links import LinkClaim, sign
-from escalation.testing.stack import Stack, eventually
+from escalation.testing.stack import EXAMPLE_POLICY, Stack, eventually, start_stack, stop_stack
 
 from .browser import chromium_path, headless_chromium
-from .conftest import LINK_KEY
+from .conftest import LINK_KEY, token_setting
+from .pager_stack import Receivers, start_receivers
 from .test_walking_skeleton import contact, find_on, post, unique
 
 pytestmark = pytest.mark.integration
 
-TARGET = "ops-webhook"  # the example policy's one target: the stack's page sink
+TARGET = "oncall-mail"  # the email target this module adds to every team
+
+
+def mail_policy(smtp_port: int) -> str:
+    text = EXAMPLE_POLICY.read_text()
+    assert text.count("targets: [ops-webhook]") >= 1
+    text = text.replace("targets: [ops-webhook]", f"targets: [ops-webhook, {TARGET}]")
+    target = (
+        f"  - {{id: {TARGET}, type: email, to: [oncall@example.com], from: pager@example.com, "
+        f"host: 127.0.0.1, port: {smtp_port}, username: pager, password: {{env: SMTP_PASSWORD}}}}\n"
+    )
+    return text.replace("\ntargets:\n", "\ntargets:\n" + target, 1)
+
+
+@pytest.fixture(scope="module")
+def receivers(tmp_path_factory) -> Receivers:
+    running = start_receivers(tmp_path_factory.mktemp("receivers"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(receivers, tmp_path_factory) -> Stack:
+    policy = tmp_path_factory.mktemp("policy") / "policy.yaml"
+    policy.write_text(mail_policy(receivers.smtp_port))
+    env = {
+        "ESCALATION_INTAKE_TOKENS": token_setting(),
+        "ESCALATION_LINK_KEYS": LINK_KEY,
+        "ESCALATION_PAGER_CA_FILE": str(receivers.cert),
+        "SMTP_PASSWORD": "pw",
+    }
+    running = start_stack(env, policy=policy)
+    yield running
+    assert stop_stack(running) == 0, "\n".join(running.output[-30:])
 
 
 @pytest.fixture(scope="session")
@@ -33,11 +70,24 @@ def chromium() -> str:
     return chromium_path()
 
 
-def delivered_link(stack: Stack, customer: str, action: str) -> tuple[str, dict]:
-    """The ``action`` link of the first page delivered about ``customer``, and the page."""
+def delivered_link(
+    stack: Stack, receivers: Receivers, customer: str, action: str
+) -> tuple[str, dict]:
+    """The ``action`` link in the email about ``customer``'s first page, and the page."""
     pages = eventually(lambda: stack.pages(customer=customer), "the page at the sink")
     page = pages[0]["page"]
-    return page[f"{action}_url"], page
+
+    def mail():
+        for sent in receivers.mails():
+            message = email.message_from_string(sent["data"], policy=email_policy.default)
+            text = message.get_body(("plain",)).get_content()
+            if page["escalation_id"] in text:
+                return text
+        return None
+
+    text = eventually(mail, "the page's email")
+    [link] = re.findall(rf"https?://\S+/{action}\?token=\S+", text)
+    return link, page
 
 
 def token_of(link: str) -> str:
@@ -77,11 +127,11 @@ def commands_until(stack: Stack, escalation_id: str, last) -> list[dict]:
     return seen
 
 
-def test_a_signed_ack_link_confirmed_in_a_browser_acks_as_its_target(chromium, stack):
+def test_a_signed_ack_link_confirmed_in_a_browser_acks_as_its_target(chromium, stack, receivers):
     customer = unique("LINK")
     critical = contact(customer, unique("vip"), urgency="critical", category="av.projector")
     assert post(stack, critical).status_code == 202
-    link, page = delivered_link(stack, customer, "ack")
+    link, page = delivered_link(stack, receivers, customer, "ack")
     escalation_id = page["escalation_id"]
     claim = LinkClaim(escalation_id, "ack", page["level"], int(time.time()) - 60, TARGET)
     expired = sign(LINK_KEY, claim)
