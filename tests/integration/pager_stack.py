@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -44,13 +45,14 @@ def targets_yaml(smtp_port: int, closed_port: int) -> str:
     return "".join(f"  - {line}\n" for line in lines)
 
 
-def start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+def start(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "tests.integration.receivers", *args],
             cwd=ROOT,
             stdout=out,
             stderr=out,
+            env={**os.environ, **(env or {})},
         )
     return process
 
@@ -128,10 +130,12 @@ def dedup_of(delivery: dict[str, Any]) -> str | None:
         return None
 
 
-def start_receivers(tmp: Path) -> Receivers:
+def start_receivers(tmp: Path, secret: str | None = None) -> Receivers:
+    """``secret``: the webhook targets' secret, so each delivery records if it verified."""
     cert, key = self_signed(tmp)
     receivers = Receivers(free_port(), free_port(), tmp / "mail.jsonl", cert)
-    receivers.processes.append(start(["http", str(receivers.http_port)], tmp / "http.log"))
+    env = {"RECEIVER_SECRET": secret} if secret else {}
+    receivers.processes.append(start(["http", str(receivers.http_port)], tmp / "http.log", env))
     receivers.processes.append(
         start(
             ["smtp", str(receivers.smtp_port), str(cert), str(key), str(receivers.mail_log)],

@@ -11,7 +11,9 @@
   first request, before answering, then answers 200 to every later one.
 
 The id is the ``webhook-id`` header, or a PagerDuty body's ``dedup_key``. ``GET
-/deliveries`` lists every request as ``{"at", "path", "headers", "body", "status"}``.
+/deliveries`` lists every request, repeats included, as ``{"at", "path", "id",
+"verified", "headers", "body", "status"}``; ``verified`` says whether the Standard
+Webhooks signature holds under ``RECEIVER_SECRET`` (null: no secret given, or unsigned).
 
 ``python -m tests.integration.receivers smtp PORT CERT KEY OUT`` is an SMTP server
 (aiosmtpd) that requires STARTTLS and a login (``pager`` / ``pw``), and appends each
@@ -29,6 +31,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from escalation.services.pager.signing import SignatureError, verify
+
 LOCK = threading.Lock()
 DELIVERIES: list[dict[str, Any]] = []
 SEEN: set[tuple[str, str]] = set()
@@ -42,6 +46,17 @@ def _id(headers: dict[str, str], body: bytes) -> str:
         return str(json.loads(body).get("dedup_key", ""))
     except ValueError:
         return ""
+
+
+def _verified(headers: dict[str, str], body: bytes) -> bool | None:
+    secret = os.environ.get("RECEIVER_SECRET")
+    if not secret or "webhook-signature" not in headers:
+        return None
+    try:
+        verify(secret, headers, body, int(time.time()))
+    except SignatureError:
+        return False
+    return True
 
 
 def _status(path: str, ident: str) -> int:
@@ -77,12 +92,15 @@ class Handler(BaseHTTPRequestHandler):
                     STATE["reject_ok"] = bool(command["ok"])
             return self._answer(204)
         headers = {k.lower(): v for k, v in self.headers.items()}
-        status = _status(self.path, _id(headers, body))
+        ident = _id(headers, body)
+        status = _status(self.path, ident)
         with LOCK:
             DELIVERIES.append(
                 {
                     "at": at,
                     "path": self.path,
+                    "id": ident,
+                    "verified": _verified(headers, body),
                     "headers": headers,
                     "body": body.decode(),
                     "status": status,

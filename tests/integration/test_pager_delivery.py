@@ -51,7 +51,7 @@ def broker():
 
 @pytest.fixture(scope="module")
 def receivers(tmp_path_factory):
-    running = start_receivers(tmp_path_factory.mktemp("receivers"))
+    running = start_receivers(tmp_path_factory.mktemp("receivers"), SECRET)
     yield running
     running.stop()
 
@@ -104,6 +104,7 @@ def test_each_target_gets_the_page_once_retried_as_configured(broker, receivers,
 
     [ok] = receivers.deliveries("/ok", pid)
     assert verify(SECRET, ok["headers"], ok["body"].encode(), int(time.time())) == pid
+    assert ok["verified"] is True and ok["id"] == pid
     flaky = receivers.deliveries("/flaky", pid)
     assert [d["status"] for d in flaky] == [500, 200] and webhook_ids(flaky) == {pid}
     assert flaky[1]["at"] - flaky[0]["at"] >= BACKOFF_BASE / 2, "backoff floor: half a step"

@@ -38,6 +38,13 @@ def contact(customer: str, event_id: str, **overrides):
     return contact_data(event_id=event_id, customer={"id": customer}, occurred_at=now, **overrides)
 
 
+def delivered_once(stack, pages, **match) -> None:
+    """One distinct page, received once: the sink counts repeats, so none happened."""
+    assert len(pages) == 1
+    assert pages[0]["deliveries"] == 1
+    assert len(stack.deliveries(**match)) == 1
+
+
 def test_three_contacts_on_one_issue_page_exactly_once(stack):
     customer = unique("C")
     ids = [unique("ac") for _ in range(3)]
@@ -46,7 +53,7 @@ def test_three_contacts_on_one_issue_page_exactly_once(stack):
         assert reply.status_code == 202, reply.text
         assert reply.json() == {"accepted": [event_id], "duplicates": []}
     pages = eventually(lambda: stack.pages(customer=customer), "the repeat-contact page")
-    assert len(pages) == 1
+    delivered_once(stack, pages, customer=customer)
     page = pages[0]["page"]
     assert pages[0]["verified"] is True
     assert page["type"] == "escalation.paged"
@@ -67,7 +74,7 @@ def test_critical_contact_pages_at_once_and_ack_reaches_the_receiver(stack):
     reply = post(stack, vip)
     assert reply.status_code == 202, reply.text
     pages = eventually(lambda: stack.pages(customer=customer), "the critical page")
-    assert len(pages) == 1
+    delivered_once(stack, pages, customer=customer)
     page = pages[0]["page"]
     assert page["reason"] == "urgency.critical"
     assert page["owner"] in {"elif", "grace"}  # VIP desk, authority >= 3
@@ -83,7 +90,9 @@ def test_critical_contact_pages_at_once_and_ack_reaches_the_receiver(stack):
     )
     assert acked[0]["page"]["escalation_id"] == page["escalation_id"]
     assert acked[0]["page"]["reason"] == "acked by token:ops"  # the principal, not the body
-    assert len(stack.pages(customer=customer, type="escalation.paged")) == 1
+    delivered_once(stack, acked, customer=customer, type="escalation.acked")
+    paged = stack.pages(customer=customer, type="escalation.paged")
+    delivered_once(stack, paged, customer=customer, type="escalation.paged")
 
 
 @pytest.mark.parametrize(
@@ -145,10 +154,11 @@ def test_duplicates_count_once_at_intake_and_in_the_stream(stack):
         "the escalator to see the duplicate",
     )
     assert stack.pages(customer=customer) == []
+    assert stack.deliveries(customer=customer) == []
 
     assert post(stack, contact(customer, third)).status_code == 202
     pages = eventually(lambda: stack.pages(customer=customer), "the page on the third contact")
-    assert len(pages) == 1
+    delivered_once(stack, pages, customer=customer)
     assert pages[0]["page"]["contacts"] == [first, second, third]
 
 
@@ -167,7 +177,8 @@ def test_poison_message_goes_to_the_dlq_and_the_stream_goes_on(stack):
     assert headers["source-offset"].isdigit()
     assert "malformed JSON" in headers["error"]
     assert headers["event-id"] == "poison-1"
-    assert len(eventually(lambda: stack.pages(customer=customer), "the next good page")) == 1
+    pages = eventually(lambda: stack.pages(customer=customer), "the next good page")
+    delivered_once(stack, pages, customer=customer)
 
 
 def test_every_service_serves_health_readiness_and_metrics(stack):

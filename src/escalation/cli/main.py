@@ -22,6 +22,7 @@ def _configure(service: str, settings) -> None:
 
 
 def cmd_service(args: argparse.Namespace) -> int:
+    from escalation.services.common import crashpoints
     from escalation.services.common.faults import EXIT_DEPENDENCY, DependencyFailed
     from escalation.services.common.runner import run_async, run_stream_service
 
@@ -29,6 +30,7 @@ def cmd_service(args: argparse.Namespace) -> int:
     if args.command in ("intake", "pager"):
         settings.link_key_values()  # they sign and verify links: production needs a key
     _configure(args.command, settings)
+    crashpoints.arm(settings.crash_at)  # None unless a crash test set ESCALATION_CRASH_AT
     try:
         if args.command == "router":
             from escalation.services.router.app import run as run_router

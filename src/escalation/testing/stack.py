@@ -51,6 +51,18 @@ def scrape(base_url: str, name: str, **labels: str) -> float:
     )
 
 
+def page_matches(page: dict[str, Any], match: dict[str, Any]) -> bool:
+    """Whether the payload's fields equal ``match`` (``customer`` compares the id)."""
+    return all(
+        (page["customer"]["id"] if k == "customer" else page.get(k)) == v for k, v in match.items()
+    )
+
+
+def sink_deliveries(sink_url: str) -> dict[str, Any]:
+    """The page sink's totals and every delivery it received, in arrival order."""
+    return httpx.get(f"{sink_url}/deliveries", timeout=5).json()
+
+
 def listening(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)
@@ -84,17 +96,17 @@ class Stack:
         return [self.base + offset for offset in (0, 1, 2, 3, 4, 12)]
 
     def pages(self, **match: Any) -> list[dict[str, Any]]:
-        """Verified pages whose payload fields equal ``match`` (``customer`` compares id)."""
+        """Accepted pages (each once, with its ``deliveries`` count) matching ``match``."""
         received = httpx.get(f"{self.sink}/pages", timeout=5).json()
-        out = []
-        for item in received:
-            page = item["page"]
-            if all(
-                (page["customer"]["id"] if k == "customer" else page.get(k)) == v
-                for k, v in match.items()
-            ):
-                out.append(item)
-        return out
+        return [item for item in received if page_matches(item["page"], match)]
+
+    def deliveries(self, **match: Any) -> list[dict[str, Any]]:
+        """Every accepted delivery, repeats included, whose page matches ``match``."""
+        return [
+            item
+            for item in sink_deliveries(self.sink)["deliveries"]
+            if item["accepted"] and page_matches(item["page"], match)
+        ]
 
     def metric(self, service: str, name: str, **labels: str) -> float:
         return scrape(self.web(service), name, **labels)
@@ -165,6 +177,10 @@ class Service:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self, limit: float = 90.0) -> Service:
+        return self.launch().wait_ready(limit)
+
+    def launch(self) -> Service:
+        """Start the process without waiting, so several services can start side by side."""
         log = open(self.log_path, "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "escalation", self.name],
@@ -175,7 +191,9 @@ class Service:
             start_new_session=True,
         )
         log.close()
+        return self
 
+    def wait_ready(self, limit: float = 90.0) -> Service:
         def ready() -> bool:
             assert self.process is not None
             if self.process.poll() is not None:
@@ -187,6 +205,13 @@ class Service:
 
         eventually(ready, f"{self.name} to be ready", limit)
         return self
+
+    def wait_exit(self, limit: float = 60.0) -> int:
+        """Wait for the process to end by itself; its return code (-9: SIGKILL)."""
+        assert self.process is not None
+        process = self.process
+        eventually(lambda: process.poll() is not None, f"{self.name} to exit", limit)
+        return process.returncode
 
     def kill9(self) -> None:
         assert self.process is not None

@@ -153,14 +153,16 @@ def sink_request(webhook_id: str, body: bytes) -> Request:
     return Request("POST", "/pages", headers, body)
 
 
-async def test_the_sink_accepts_what_the_target_sends_once_per_webhook_id():
+async def test_the_sink_accepts_what_the_target_sends_and_counts_a_repeat():
     out = io.StringIO()
     sink = PageSink(SECRET, out)
     request = sent(page_request(), now=int(time.time()))
     delivery = Request("POST", "/pages", dict(request.headers), request.content)
     assert (await sink.receive(delivery)).status == 204
     assert (await sink.receive(delivery)).status == 204
-    assert [p["page"] for p in sink.pages] == [json.loads(request.content)]
+    assert [p["page"] for p in sink.log.pages()] == [json.loads(request.content)]
+    assert sink.log.totals()["distinct_pages"] == 1
+    assert sink.log.totals()["deliveries"] == 2  # the repeat is acknowledged and counted
     assert out.getvalue().count("PAGE [escalation.paged] level 1") == 1
 
 
@@ -172,4 +174,5 @@ async def test_the_sink_refuses_a_signed_page_that_breaks_the_contract():
         await sink.receive(sink_request("msg_drift", json.dumps(body).encode()))
     assert refused.value.status == 422
     assert ["owner"] in [error["loc"] for error in refused.value.errors or []]
-    assert sink.pages == []
+    assert sink.log.pages() == []
+    assert sink.log.totals()["rejected_deliveries"] == 1

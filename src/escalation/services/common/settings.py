@@ -215,6 +215,13 @@ class Settings(BaseSettings):
     sink_port: int = 8084
     sink_secret: SecretStr | None = None
 
+    # TEST ONLY: kill the process at a crash point (services/common/crashpoints.py)
+    crash_at: str | None = Field(
+        default=None,
+        description="test only: '<point>:<n>' sends the process SIGKILL the n-th time it "
+        "crosses <point>; refused under the production profile",
+    )
+
     @field_validator("intake_tokens")
     @classmethod
     def _hashed_tokens(cls, tokens: dict[str, str | TokenGrant]) -> dict[str, str | TokenGrant]:
@@ -253,6 +260,24 @@ class Settings(BaseSettings):
 
         parse_prefixes(text)
         return text
+
+    @field_validator("crash_at")
+    @classmethod
+    def _known_crash_point(cls, spec: str | None) -> str | None:
+        from .crashpoints import parse
+
+        if spec:
+            parse(spec)
+        return spec or None
+
+    @model_validator(mode="after")
+    def _refuse_crash_points_in_production(self) -> Settings:
+        if self.crash_at and self.profile == "production":
+            raise ValueError(
+                "ESCALATION_CRASH_AT is a test setting that kills the service on purpose; "
+                "unset it (it is refused under ESCALATION_PROFILE=production)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_open_public_bind(self) -> Settings:

@@ -22,6 +22,13 @@ drop the last batch of table writes. The Fetch response's high watermark is righ
 so this transport asks for it instead: one short fetch per partition, at recovery and
 lag checks only. Production uses the stock ``kafka://`` transport and needs none of it.
 
+Both also seek back after a rebalance with the flow stopped, and rewind to its start an
+input partition with no committed offset (``SeekWithFlowStopped``): faust resumes the
+input partitions, seeks, and only then clears its stream queues (faust-streaming issue
+596), so records fetched around the seek were marked read and thrown away, and the
+partition stalled, uncommitted, until the next restart. A worker restarted with a
+backlog hit it about one time in three (tests/integration/test_crash_windows.py).
+
 Both are selected by the broker URL scheme, registered as ``faust.transports`` entry
 points; ``Settings.faust_options`` picks the scheme for the profile.
 """
@@ -109,12 +116,38 @@ class TansuConsumerThread(FetchWaitConsumerThread):
         return await fetched_highwaters(servers, partitions, reported, fetch_max_wait_ms=wait)
 
 
-class FetchWaitConsumer(faust_aiokafka.Consumer):
+class SeekWithFlowStopped(faust_aiokafka.Consumer):
+    """After a rebalance, seek back with the flow stopped, and rewind what has no commit.
+
+    faust's recovery resumes the input partitions, awaits this seek, clears every stream
+    queue, then resumes the flow. With the flow still running from the changelog reads,
+    the fetcher could deliver records into the queues around the seek, before the
+    clear: they were marked read, so never fetched again, and never acked, so the
+    partition's commit stopped there. Stopped, the fetcher delivers nothing until faust
+    resumes the flow after the clear. aiokafka seeks only partitions that have a
+    committed offset; one without is rewound to its start here (what
+    ``auto_offset_reset=earliest`` reads), so what was fetched and dropped is read again.
+    """
+
+    async def perform_seek(self) -> None:
+        self.stop_flow()
+        await super().perform_seek()
+        uncommitted = [
+            tp
+            for tp in self.assignment()
+            if not self._is_changelog_tp(tp) and self._read_offset.get(tp) is None
+        ]
+        if uncommitted:
+            for tp, offset in (await self.earliest_offsets(*uncommitted)).items():
+                await self.seek(tp, offset)
+
+
+class FetchWaitConsumer(SeekWithFlowStopped):
     def _new_consumer_thread(self) -> FetchWaitConsumerThread:
         return FetchWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
-class TansuConsumer(faust_aiokafka.Consumer):
+class TansuConsumer(SeekWithFlowStopped):
     def _new_consumer_thread(self) -> TansuConsumerThread:
         return TansuConsumerThread(self, loop=self.loop, beacon=self.beacon)
 

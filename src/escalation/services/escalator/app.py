@@ -16,6 +16,7 @@ from prometheus_client import Counter
 from escalation.schemas import PageRequest, Routing, codec, issue_state_key, parse_escalation_id
 from escalation.schemas.page import ROUTING_REASONS_SHOWN
 from escalation.schemas.state import IssueState
+from escalation.services.common import crashpoints
 from escalation.services.common.settings import Settings
 from escalation.services.common.stream import StreamService
 from escalation.services.common.topics import (
@@ -72,6 +73,7 @@ class EscalatorService(StreamService):
             self.metrics.duplicates.labels(event.message.topic).inc()
             return
         await self._emit(decision)
+        crashpoints.crash_point("escalator.after_emit", when=bool(decision.pages))
         # State is written after the effects are acknowledged: a crash in between replays
         # the input, which yields the same ids, and the pager drops the copy.
         if decision.state is not None:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from escalation.services.common import crashpoints
+
 from .delivery import Result, Verdict, deliver
 from .lanes import Job
 from .outcomes import outcome
@@ -43,6 +45,7 @@ class Courier:
             result = Result(Verdict("rejected", "unknown", detail=missing), 0)
         else:
             result = await self._deliver(target, job)
+            crashpoints.crash_point("pager.after_post", when=result.verdict.outcome == "delivered")
         await self._report(target, job, result)
 
     async def _deliver(self, target: Target, job: Job) -> Result:

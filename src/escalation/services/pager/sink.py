@@ -2,9 +2,12 @@
 
 After the signature, the body is validated against ``WebhookPage`` (the contract's page
 model): a page that drifts from the contract is refused, and the tests that read pages
-here fail. ``GET /pages`` lists every accepted page as sent, in arrival order. A
-webhook-id already seen is acknowledged and not printed again, as a Standard Webhooks
-receiver should.
+here fail. Every delivery is recorded, repeats and refusals included (``receipts.py``):
+a repeat of a webhook-id is acknowledged and not printed as a new page, as a Standard
+Webhooks receiver should, but it is counted. ``GET /pages`` lists each accepted page
+once, as sent, with its ``deliveries`` count; ``GET /deliveries`` lists every delivery
+in arrival order with the totals (distinct pages, deliveries, duplicate and rejected
+deliveries), so a test can tell a page delivered twice from two pages.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ import time
 from typing import Any
 
 import structlog
+from prometheus_client import Counter
 
 from escalation.schemas import WebhookPage, codec
 from escalation.services.common.http import HttpApp, Request, Response, serve
 from escalation.services.common.metrics import ServiceMetrics
 from escalation.services.common.problems import Problem
 
+from .receipts import DeliveryLog
 from .signing import SignatureError, verify
 
 log = structlog.get_logger(__name__)
@@ -46,38 +51,57 @@ class PageSink:
     def __init__(self, secret: str, out: Any = sys.stdout) -> None:
         self.secret = secret
         self.out = out
-        self.pages: list[dict[str, Any]] = []
-        self.seen: set[str] = set()
+        self.log = DeliveryLog()
         self.metrics = ServiceMetrics("sink")
+        self.received = Counter(
+            "escalation_sink_deliveries_total",
+            "Deliveries received: first of a webhook-id, duplicate, or rejected.",
+            ["result"],
+            registry=self.metrics.registry,
+        )
 
     async def receive(self, request: Request) -> Response:
+        headers = dict(request.headers)
         try:
-            msg_id = verify(self.secret, dict(request.headers), request.body, int(time.time()))
+            msg_id = verify(self.secret, headers, request.body, int(time.time()))
         except SignatureError as exc:
             log.warning("sink.rejected", error=str(exc))
+            self._refused(headers.get("webhook-id"), str(exc), verified=False)
             raise Problem(401, "bad-signature", str(exc)) from exc
-        if msg_id in self.seen:
-            return Response(204)
         try:
             page = codec.decode(WebhookPage, request.body)
         except codec.DecodeError as exc:
             log.warning("sink.invalid_page", webhook_id=msg_id, error=exc.detail)
+            self._refused(msg_id, exc.detail, verified=True)
             if exc.kind == "malformed":
                 raise Problem(400, "malformed-json", exc.detail) from exc
             raise Problem(422, "schema-violation", exc.detail, exc.errors) from exc
-        self.seen.add(msg_id)
-        sent = codec.loads_plain(request.body)
-        self.pages.append({"webhook_id": msg_id, "verified": True, "page": sent})
-        print(render(page), file=self.out, flush=True)
+        delivery = self.log.record(msg_id, codec.loads_plain(request.body))
+        if delivery.duplicate:
+            self.received.labels("duplicate").inc()
+            repeat = f"REPEAT {msg_id}: delivery {self.log.count(msg_id)} of a page shown above"
+            print(repeat, file=self.out, flush=True)
+        else:
+            self.received.labels("first").inc()
+            print(render(page), file=self.out, flush=True)
         return Response(204)
 
+    def _refused(self, webhook_id: str | None, error: str, verified: bool) -> None:
+        self.log.record(webhook_id, None, error=error, verified=verified)
+        self.received.labels("rejected").inc()
+
     async def list_pages(self, request: Request) -> Response:
-        return Response(200, codec.dumps(self.pages))
+        return Response(200, codec.dumps(self.log.pages()))
+
+    async def list_deliveries(self, request: Request) -> Response:
+        body = {"totals": self.log.totals(), "deliveries": self.log.every_delivery()}
+        return Response(200, codec.dumps(body))
 
     def http(self) -> HttpApp:
         app = HttpApp(self.metrics, 1024 * 1024)
         app.route("POST", "/pages", self.receive)
         app.route("GET", "/pages", self.list_pages)
+        app.route("GET", "/deliveries", self.list_deliveries)
         return app
 
 

@@ -41,6 +41,7 @@ from prometheus_client import Counter
 from escalation.policy.engine import RoutingEngine
 from escalation.policy.reload import Derived, PolicyHolder
 from escalation.schemas import ContactEvent, Routing, codec, issue_state_key
+from escalation.services.common import crashpoints
 from escalation.services.common.broker import topics_present, until_broker_answers
 from escalation.services.common.changelog_store import ChangelogStore
 from escalation.services.common.dlq import dead_letter_headers
@@ -243,6 +244,7 @@ class Router:
         except DependencyFailed:
             log.critical("router.flush_failed", partitions=sorted({tp.partition for tp in batch}))
             raise
+        crashpoints.crash_point("router.after_flush", when=produced > 0)
         self.metrics.produced.labels(ROUTED).inc(produced)
         if offsets:
             try:
