@@ -100,9 +100,15 @@ def absent(escalation_id: str, state: IssueState | None, sequence: int) -> str:
 
 
 class Query:
-    def __init__(self, reader: IssueReader, client_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        reader: IssueReader,
+        client_timeout: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.reader = reader
         self.client_timeout = client_timeout
+        self.transport = transport
 
     def routes(self, http: HttpApp) -> None:
         http.route("GET", "/v1/escalations/{escalation_id}", self.one)
@@ -155,13 +161,19 @@ class Query:
             return None
         if request.headers.get(FORWARDED):
             raise _unavailable("the worker holding this customer moved; ask again")
-        return await forward(holder, request, self.client_timeout)
+        return await forward(holder, request, self.client_timeout, self.transport)
 
 
-async def forward(base: str, request: Request, client_timeout: float) -> Response:
+async def forward(
+    base: str,
+    request: Request,
+    client_timeout: float,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Response:
+    """The holder's answer, passed back as it is."""
     url = f"{base.rstrip('/')}{request.path}" + (f"?{request.query}" if request.query else "")
     try:
-        async with httpx.AsyncClient(timeout=client_timeout) as client:
+        async with httpx.AsyncClient(timeout=client_timeout, transport=transport) as client:
             answer = await client.get(url, headers={FORWARDED: "1"})
     except httpx.HTTPError as exc:
         log.warning("escalator.query_forward_failed", url=url, error=repr(exc))
