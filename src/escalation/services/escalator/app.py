@@ -87,7 +87,8 @@ class EscalatorService(StreamService):
         self.pages_out = self.topic(PAGES)
         self.ticks_out = self.topic(TICKS)
         self.consume(self.inputs, "escalate", self.handle)
-        self.ready_checks.append(self._timers_pending)
+        # Ready once assigned, recovered, and the deadlines read back: one reason at a time.
+        self.ready_checks = [self._unsettled]
         self.issues.on_recover(self._rebuild_timers)
         self.app.on_partitions_revoked.connect(self._revoked)
         self.app.service(PolicyWatcher(self.holder))
