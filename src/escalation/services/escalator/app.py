@@ -131,6 +131,8 @@ class EscalatorService(StreamService):
         if decision.outcome == "duplicate":
             self.metrics.duplicates.labels(topic).inc()
             return
+        if before is None and decision.state is None:
+            self.timers.put(key, event.message.partition, None)  # a tick for nothing held
         if decision.due is not None:
             self.engine.lateness.observe(max(0.0, (now - decision.due).total_seconds()))
         await self._emit(decision)
