@@ -17,6 +17,7 @@ from .page import PageRequest
 from .routed import RoutedContact
 from .state import Assignment, IssueState
 from .tick import Tick
+from .timeline import Timeline
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -195,6 +196,10 @@ def decode_state(data: bytes) -> IssueState:
 
 def decode_tick(data: bytes) -> Tick:
     return decode(Tick, data)
+
+
+def decode_timeline(data: bytes) -> Timeline:
+    return decode(Timeline, data)
 
 
 def decode_assignment(data: bytes) -> Assignment:

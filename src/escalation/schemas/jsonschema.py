@@ -15,6 +15,8 @@ from .contact import ContactEvent
 from .escalation import EscalationEvent
 from .page import PageRequest, WebhookPage
 from .routed import RoutedContact
+from .tick import Tick
+from .timeline import EscalationList, EscalationView
 
 SCHEMA_DIR = Path(__file__).parent / "json"
 
@@ -26,6 +28,9 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "webhook-page.v1": WebhookPage,
     "command.v1": EscalationCommand,
     "command-body.v1": CommandBody,
+    "tick.v1": Tick,
+    "escalation-view.v1": EscalationView,
+    "escalation-list.v1": EscalationList,
 }
 
 

@@ -169,6 +169,25 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".escalation")
     store: str = "memory://"
 
+    # escalator: timers and the query API
+    escalator_tick_idle_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="the longest the escalator's timer task sleeps between looks at its "
+        "deadlines (it wakes sooner for a deadline it knows of)",
+    )
+    escalator_url: str | None = Field(
+        default=None,
+        description="where intake sends queries for the escalator's state (any worker); "
+        "default http://127.0.0.1:<escalator_port>",
+    )
+    escalator_advertised_url: str | None = Field(
+        default=None,
+        description="how the other escalator workers reach this one's web port, to forward "
+        "a query for a customer it holds; default http://<web_host>:<escalator_port>",
+    )
+
     # pager
     pager_timeout_seconds: float = Field(default=5.0, gt=0, description="one attempt")
     pager_max_attempts: int = Field(default=8, ge=1)
@@ -457,6 +476,15 @@ class Settings(BaseSettings):
         if self.embedded:
             options.update(session_timeout_ms=6000, heartbeat_interval_ms=1000)
         return options
+
+    @property
+    def escalator_query_url(self) -> str:
+        return (self.escalator_url or f"http://127.0.0.1:{self.escalator_port}").rstrip("/")
+
+    @property
+    def escalator_own_url(self) -> str:
+        url = self.escalator_advertised_url or f"http://{self.web_host}:{self.escalator_port}"
+        return url.rstrip("/")
 
     def faust_options(self) -> dict[str, Any]:
         """faust app settings for this profile (see consumer/producer notes above).

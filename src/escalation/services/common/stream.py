@@ -114,7 +114,7 @@ class StreamService:
 
         self.app.agent(topic, name=name)(agent)
 
-    def bytes_table(self, name: str) -> Any:
+    def bytes_table(self, name: str, **options: Any) -> Any:
         """A changelog-backed table of bytes -> bytes, co-partitioned with the topics."""
         return self.app.Table(
             name,
@@ -122,6 +122,7 @@ class StreamService:
             value_type=bytes,
             partitions=self.settings.kafka_partitions,
             default=None,
+            **options,
         )
 
     # -- health --------------------------------------------------------------------------

@@ -9,12 +9,15 @@ ROUTED = "contacts.routed.v1"
 ESCALATIONS = "escalations.v1"
 COMMANDS = "escalation.commands.v1"
 PAGES = "pages.v1"
+TICKS = "escalation.ticks.v1"
+"""Timer ticks: the escalator's scanner to its own agent, on the issue's partition."""
 
 ROUTER_APP = "escalation-router"
 ESCALATOR_APP = "escalation-escalator"
 PAGER_APP = "escalation-pager"
 
 ISSUES_TABLE = "issues"
+TIMELINES_TABLE = "timelines"
 DELIVERED_TABLE = "delivered"
 
 ROUTER_CHANGELOG = "escalation-router-changelog"
@@ -44,11 +47,12 @@ class TopicSpec:
 
 def catalogue(partitions: int) -> list[TopicSpec]:
     """Every topic, co-partitioned: keyed by customer id, so all share one partition count."""
-    data = [CONTACTS, ROUTED, ESCALATIONS, COMMANDS, PAGES]
+    data = [CONTACTS, ROUTED, ESCALATIONS, COMMANDS, PAGES, TICKS]
     specs = [TopicSpec(name, partitions) for name in data]
     specs += [TopicSpec(dlq_of(name), partitions) for name in data]
     specs += [
         TopicSpec(changelog_of(ESCALATOR_APP, ISSUES_TABLE), partitions, compacted=True),
+        TopicSpec(changelog_of(ESCALATOR_APP, TIMELINES_TABLE), partitions, compacted=True),
         TopicSpec(changelog_of(PAGER_APP, DELIVERED_TABLE), partitions, compacted=True),
         TopicSpec(ROUTER_CHANGELOG, partitions, compacted=True),
     ]

@@ -1,22 +1,36 @@
-"""Escalator service: routed contacts and commands -> issue table -> escalations and pages.
+"""Escalator service: routed contacts, commands and timer ticks -> issue table -> escalations
+and pages.
 
-One agent reads both ``contacts.routed.v1`` and ``escalation.commands.v1``: both are keyed
-by customer id and co-partitioned, so the issue a command names lives in the partition
-(and the table shard) the agent already holds.
+One agent reads ``contacts.routed.v1``, ``escalation.commands.v1`` and
+``escalation.ticks.v1``: all keyed by customer id and co-partitioned, so the issue an
+input names lives in the partition (and the table shard) the agent already holds. The
+ticks come from the worker's own timer task (``scanner.py``), one for each issue whose
+deadline passed, on the partition that holds it: a ladder step, a missed commitment, a
+customer's deadline or a follow-up is decided in the agent like any input, with the same
+rule: effects first, then the state.
+
+The escalator follows the policy file as the router and the pager do (reloaded on change
+and on SIGHUP) and gives every decision a roster of the policy in force, so a step pages
+whoever is on call when it fires. The query API (``query.py``) is served on its web port.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from faust.types import EventT
-from prometheus_client import Counter
 
+from escalation.policy import PolicyRoster
+from escalation.policy.reload import Derived, PolicyHolder
 from escalation.schemas import PageRequest, Routing, codec, issue_state_key, parse_escalation_id
 from escalation.schemas.page import ROUTING_REASONS_SHOWN
 from escalation.schemas.state import IssueState
 from escalation.services.common import crashpoints
+from escalation.services.common.http import HttpApp
+from escalation.services.common.policy_watch import PolicyWatcher
 from escalation.services.common.settings import Settings
 from escalation.services.common.stream import StreamService
 from escalation.services.common.topics import (
@@ -26,66 +40,126 @@ from escalation.services.common.topics import (
     ISSUES_TABLE,
     PAGES,
     ROUTED,
+    TICKS,
+    TIMELINES_TABLE,
+    changelog_of,
 )
 
+from .due import Due, DueIndex
+from .holdings import Holdings
+from .metrics import EscalatorMetrics
+from .query import Query
 from .rules import Decision, decide_command, decide_contact
+from .scanner import TickScanner
+from .timeline import appended
+from .timers import decide_tick
 
 log = structlog.get_logger(__name__)
+
+NOT_APPLIED = frozenset({"unknown", "stale", "refused", "ignored"})
+"""Command outcomes that change nothing: each is counted and logged with its reason."""
 
 
 class EscalatorService(StreamService):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings, ESCALATOR_APP, "escalator", settings.escalator_port)
-        self.issues = self.bytes_table(ISSUES_TABLE)
-        self.outcomes = Counter(
-            "escalation_escalator_outcomes_total",
-            "What each input did to its issue.",
-            ["input", "outcome"],
-            registry=self.metrics.registry,
+        # What the other workers forward a query to (faust's assignor shares it).
+        self.app.conf.canonical_url = settings.escalator_own_url
+        self.holder = PolicyHolder(settings.policy, self.metrics.registry)
+        self.roster = Derived(self.holder, PolicyRoster)
+        self.issues = self.bytes_table(ISSUES_TABLE, on_changelog_event=self._recovered)
+        self.timelines = self.bytes_table(TIMELINES_TABLE)
+        self.timers = DueIndex()
+        self.timers_ready = False
+        self.engine = EscalatorMetrics(self.metrics.registry, lambda: len(self.timers))
+        self.holdings = Holdings(
+            self.issues,
+            self.timelines,
+            settings.kafka_partitions,
+            self._held,
+            self._unsettled,
+            self._holder_url,
         )
-        self.escalation_events = Counter(
-            "escalation_lifecycle_events_total",
-            "Escalation lifecycle events emitted.",
-            ["type"],
-            registry=self.metrics.registry,
+        self.scanner = TickScanner(
+            self.timers, self._settled, self._send_tick, settings.escalator_tick_idle_seconds
         )
-        self.inputs = self.topic(ROUTED, COMMANDS)
+        self.inputs = self.topic(ROUTED, COMMANDS, TICKS)
         self.escalations_out = self.topic(ESCALATIONS)
         self.pages_out = self.topic(PAGES)
+        self.ticks_out = self.topic(TICKS)
         self.consume(self.inputs, "escalate", self.handle)
+        # Ready once assigned, recovered, and the deadlines read back: one reason at a time.
+        self.ready_checks = [self._unsettled]
+        self.issues.on_recover(self._rebuild_timers)
+        self.app.on_partitions_revoked.connect(self._revoked)
+        self.app.service(PolicyWatcher(self.holder))
+        self.app.service(self.scanner)
 
     async def handle(self, event: EventT) -> None:
         now = datetime.now(UTC)
-        if event.message.topic == COMMANDS:
+        roster = self.roster.get()
+        topic = event.message.topic
+        if topic == TICKS:
+            tick = codec.decode_tick(event.message.value)
+            key = issue_state_key(tick.customer_id, tick.issue_id)
+            before = self._load(key)
+            decision = decide_tick(before, tick, now, roster)
+            kind = "tick"
+        elif topic == COMMANDS:
             command = codec.decode_command(event.message.value)
             ref = parse_escalation_id(command.escalation_id)
             key = issue_state_key(ref.customer_id, ref.issue_id)
-            decision = decide_command(self._load(key), command, now)
+            before = self._load(key)
+            decision = decide_command(before, command, now, roster)
             kind = "command"
+            if decision.outcome in NOT_APPLIED:
+                log.warning(
+                    "escalator.command_not_applied",
+                    outcome=decision.outcome,
+                    why=decision.note,
+                    action=command.action,
+                    escalation_id=command.escalation_id,
+                    command_id=command.command_id,
+                )
         else:
             routed = codec.decode_routed(event.message.value)
             key = issue_state_key(routed.customer.id, routed.issue_id)
-            decision = decide_contact(self._load(key), routed, routed.routing, now)
+            before = self._load(key)
+            decision = decide_contact(before, routed, routed.routing, now, roster)
             decision.pages = [with_routing(p, routed.routing) for p in decision.pages]
             kind = "contact"
-        self.outcomes.labels(kind, decision.outcome).inc()
+        self.engine.outcomes.labels(kind, decision.outcome).inc()
         if decision.outcome == "duplicate":
-            self.metrics.duplicates.labels(event.message.topic).inc()
+            self.metrics.duplicates.labels(topic).inc()
             return
+        if before is None and decision.state is None:
+            self.timers.put(key, event.message.partition, None)  # a tick for nothing held
+        if decision.due is not None:
+            self.engine.lateness.observe(max(0.0, (now - decision.due).total_seconds()))
         await self._emit(decision)
         crashpoints.crash_point("escalator.after_emit", when=bool(decision.pages))
         # State is written after the effects are acknowledged: a crash in between replays
         # the input, which yields the same ids, and the pager drops the copy.
-        if decision.state is not None:
+        if decision.state is not None and decision.state is not before:
+            self._write_timeline(key, decision)
             self.issues[key] = codec.encode(decision.state)
+            self._remember(key, event.message.partition, decision.state)
 
     def _load(self, key: bytes) -> IssueState | None:
-        raw = self.issues.get(key)
-        try:
-            return codec.decode_state(raw) if raw else None
-        except codec.DecodeError as exc:
-            # Our own state, not the message, is unreadable: a bug, not a bad message.
-            raise RuntimeError(f"issue state {key!r} does not decode: {exc.detail}") from exc
+        return self.holdings.state(key)
+
+    def _write_timeline(self, key: bytes, decision: Decision) -> None:
+        """Before the state: a crash in between reprocesses the input, adding nothing twice."""
+        if not decision.escalations:
+            return
+        timeline = appended(self.holdings.timeline(key), decision.escalations, decision.pages)
+        if timeline is not None:
+            self.timelines[key] = codec.encode(timeline)
+
+    def _remember(self, key: bytes, partition: int, state: IssueState) -> None:
+        self.holdings.learn(key, partition)
+        if self.timers.put(key, partition, state):
+            self.scanner.wake()
 
     async def _emit(self, decision: Decision) -> None:
         pending = []
@@ -104,11 +178,12 @@ class EscalatorService(StreamService):
                     ],
                 )
             )
-            self.escalation_events.labels(record.type).inc()
+            self.engine.lifecycle.labels(record.type).inc()
             log.info(
                 "escalation.event",
                 type=record.type,
                 escalation_id=record.escalation_id,
+                level=record.level,
                 reason=record.reason,
                 owner=record.owner,
             )
@@ -124,6 +199,71 @@ class EscalatorService(StreamService):
             await future
         self.metrics.produced.labels(ESCALATIONS).inc(len(decision.escalations))
         self.metrics.produced.labels(PAGES).inc(len(decision.pages))
+
+    # -- timers --------------------------------------------------------------------------
+
+    async def _send_tick(self, due: Due) -> None:
+        tick = due.tick
+        ident = f"tick:{tick.customer_id}/{tick.issue_id}:{tick.version}"
+        sent = await self.ticks_out.send(
+            key=tick.customer_id.encode(),
+            value=codec.encode(tick),
+            partition=due.partition,
+            headers=[("event-id", ident.encode())],
+        )
+        await sent  # the broker's ack: a tick not taken is tried again (scanner.py)
+        self.engine.ticks_sent.inc()
+        self.metrics.produced.labels(TICKS).inc()
+
+    async def _recovered(self, event: EventT) -> None:
+        """Table recovery read this key's state from a changelog partition: remember which."""
+        if self.app.in_recovery and event.message.key is not None:
+            self.holdings.learn(event.message.key, event.message.partition)
+
+    async def _rebuild_timers(self) -> None:
+        started = time.perf_counter()
+        self.timers.rebuild(self.holdings.held_states())
+        self.timers_ready = True
+        elapsed = time.perf_counter() - started
+        self.engine.rebuild_seconds.observe(elapsed)
+        log.info(
+            "escalator.timers_rebuilt",
+            pending=len(self.timers),
+            partitions=sorted(self._held()),
+            seconds=round(elapsed, 3),
+        )
+        self.scanner.wake()
+
+    async def _revoked(self, sender: Any, revoked: Any = (), **kwargs: Any) -> None:
+        self.timers_ready = False  # until the index is rebuilt for the new assignment
+
+    def _timers_pending(self) -> str | None:
+        return None if self.timers_ready else "deadlines not yet read from the recovered state"
+
+    def _settled(self) -> bool:
+        return self.timers_ready and not self.app.rebalancing and not self.app.in_recovery
+
+    def _held(self) -> set[int]:
+        actives = self.app.assignor.assigned_actives()
+        return {tp.partition for tp in actives if tp.topic == TICKS}
+
+    # -- the query API -------------------------------------------------------------------
+
+    def _unsettled(self) -> str | None:
+        return self._assigned() or self._timers_pending()
+
+    def _holder_url(self, partition: int) -> str | None:
+        changelog = changelog_of(ESCALATOR_APP, ISSUES_TABLE)
+        own = self.settings.escalator_own_url
+        for url, topics in self.app.assignor.table_metadata(changelog).items():
+            if partition in topics.get(changelog, ()) and str(url).rstrip("/") != own:
+                return str(url)
+        return None
+
+    def http(self) -> HttpApp:
+        http = super().http()
+        Query(self.holdings).routes(http)
+        return http
 
 
 def with_routing(page: PageRequest, routing: Routing) -> PageRequest:

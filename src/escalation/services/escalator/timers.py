@@ -39,6 +39,11 @@ def _due(state: IssueState) -> list[tuple[datetime, str]]:
     return found
 
 
+def deadlines(state: IssueState) -> dict[str, datetime]:
+    """Each live deadline by kind (step, eta, deadline, followup): what the query shows."""
+    return {kind: due for due, kind in _due(state)}
+
+
 def next_due(state: IssueState) -> datetime | None:
     """When something in this issue is next due, or None when nothing is."""
     return min((due for due, _ in _due(state)), default=None)

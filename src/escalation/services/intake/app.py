@@ -47,7 +47,22 @@ def build_http(intake: Intake, metrics: ServiceMetrics, settings: Settings) -> H
 
         return handler
 
+    async def escalation(request: Request) -> Response:
+        return _response(
+            await intake.get_escalations(
+                request.path, request.query, request.headers, request.params["escalation_id"]
+            )
+        )
+
+    async def escalations(request: Request) -> Response:
+        return _response(
+            await intake.get_escalations(request.path, request.query, request.headers, None)
+        )
+
     http.route("POST", "/v1/contacts", contacts)
+    # Queries, answered by the escalator from its state; intake checks the token.
+    http.route("GET", "/v1/escalations/{escalation_id}", escalation)
+    http.route("GET", "/v1/escalations", escalations)
     # A page's signed links open a confirm page here; its button posts the command.
     http.route("GET", "/v1/escalations/{escalation_id}/ack", link_page("ack"))
     http.route("GET", "/v1/escalations/{escalation_id}/resolve", link_page("resolve"))
@@ -92,6 +107,7 @@ async def run(settings: Settings) -> None:
         connect.cancel()
         await asyncio.gather(server, connect, return_exceptions=True)
         await producer.stop()
+        await intake.queries.close()
         log.info("intake.stopped")
 
 

@@ -30,6 +30,7 @@ from .auth import TokenAuth
 from .commands import Commands
 from .dedup import RecentIds
 from .linked import LinkGate, html_problem, is_form, wants_html
+from .queries import Queries
 from .ratelimit import RateLimiter
 from .writer import Record, Writer
 
@@ -80,6 +81,7 @@ class Intake:
         self.auth = TokenAuth(settings.token_grants())
         gate = LinkGate(settings.link_key_values(), settings.intake_public_url)
         self.commands = Commands(self.auth, gate, self.writer, clock, require_json)
+        self.queries = Queries(self.auth, settings.escalator_query_url)
         self.recent = RecentIds(settings.intake_dedup_window)
         self.limiter = RateLimiter(
             settings.intake_rate_per_source, settings.intake_burst_per_source
@@ -234,6 +236,23 @@ class Intake:
         except Problem as problem:
             reply = html_reply(problem.status, html_problem(problem))
         self.requests.labels(f"{action}-page", str(reply.status)).inc()
+        return reply
+
+    # -- queries ----------------------------------------------------------------------
+
+    async def get_escalations(
+        self, path: str, query: str, headers: Mapping[str, str], escalation_id: str | None
+    ) -> Reply:
+        """The escalator's answer about one escalation, or a customer's (``customer_id=``)."""
+        try:
+            status, body, content_type, extra = await self.queries.get(
+                path, query, headers, escalation_id
+            )
+            reply = Reply(status, body, extra, content_type)
+        except Problem as problem:
+            reply = problem_reply(problem, path)
+        endpoint = "escalation" if escalation_id is not None else "escalations"
+        self.requests.labels(endpoint, str(reply.status)).inc()
         return reply
 
     # -- health -----------------------------------------------------------------------
