@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer
 
 from escalation.schemas import codec
 from escalation.services.common.broker import EmbeddedBroker, ensure_topics, free_port
-from escalation.services.common.topics import CONTACTS, catalogue
+from escalation.services.common.topics import CONTACTS, ROUTED, catalogue
 from escalation.testing.stack import ROOT, Service, eventually
 from tests.unit.factories import contact_data
 
@@ -104,8 +104,40 @@ async def event_ids_on(bootstrap: str, wanted: set[str], limit: float = 60.0) ->
         await consumer.stop()
 
 
+def router(bootstrap: str, tmp_path) -> Service:
+    port = free_port()
+    env = {
+        "ESCALATION_KAFKA_BOOTSTRAP": bootstrap,
+        "ESCALATION_KAFKA_PARTITIONS": "2",
+        "ESCALATION_ROUTER_PORT": str(port),
+        "ESCALATION_LOG_FORMAT": "json",
+    }
+    return Service("router", env, port, tmp_path / "router.log")
+
+
+async def routed_owners(bootstrap: str, wanted: set[str], limit: float = 60.0) -> dict:
+    """event id -> the owners of its records on contacts.routed.v1, until all are seen."""
+    consumer = AIOKafkaConsumer(
+        ROUTED, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    owners: dict[str, list[str]] = {}
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while not wanted <= owners.keys() and loop.time() < deadline:
+            for messages in (await consumer.getmany(timeout_ms=500)).values():
+                for message in messages:
+                    event = codec.decode_routed(message.value)
+                    owners.setdefault(event.event_id, []).append(event.routing.owner)
+        return owners
+    finally:
+        await consumer.stop()
+
+
 def test_a_paused_broker_is_503_with_retry_after_then_writes_resume(broker, tmp_path):
     service = intake(broker.bootstrap, tmp_path).start()
+    routing = router(broker.bootstrap, tmp_path).start()
     acknowledged: set[str] = set()
     try:
         before = unique("before")
@@ -140,8 +172,19 @@ def test_a_paused_broker_is_503_with_retry_after_then_writes_resume(broker, tmp_
             acknowledged.add(event_id)
         assert status(service, "GET", "/readyz") == 200
         # Every 202 is on the topic: an answer never claimed a write that was lost.
-        assert acknowledged <= asyncio.run(event_ids_on(broker.bootstrap, acknowledged))
+        landed = asyncio.run(event_ids_on(broker.bootstrap, acknowledged))
+        assert acknowledged <= landed
+        # ... and routed exactly once in effect: a write that landed late and its retry
+        # are one contact (same owner on every copy), counted once by the router.
+        owners = asyncio.run(routed_owners(broker.bootstrap, landed))
+        assert landed <= owners.keys()
+        assert all(len(set(found)) == 1 for found in owners.values()), owners
+        eventually(
+            lambda: routing.metric("escalation_routed_total") == len(landed),
+            f"the router to count {len(landed)} contacts once each",
+        )
     finally:
+        routing.stop()
         service.stop()
 
 
