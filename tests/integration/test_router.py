@@ -116,14 +116,19 @@ async def records(bootstrap: str, topic: str, count: int, limit: float = 30.0) -
         await consumer.stop()
 
 
+def route_three_issues(bootstrap: str) -> None:
+    """Three customers' repairs, each routed before the next is sent (owners: chen, dana, chen)."""
+    for count, contact in enumerate(
+        (repair("x1", "C-1", "X"), repair("y1", "C-2", "Y"), repair("z1", "C-3", "Z")), 1
+    ):
+        asyncio.run(send(bootstrap, contact))
+        asyncio.run(routed(bootstrap, count))
+
+
 def test_sticky_owner_and_loads_survive_sigkill(broker, tmp_path):
     service = router(broker, tmp_path, EXAMPLE_POLICY).start()
     try:
-        for count, contact in enumerate(
-            (repair("x1", "C-1", "X"), repair("y1", "C-2", "Y"), repair("z1", "C-3", "Z")), 1
-        ):
-            asyncio.run(send(broker.bootstrap, contact))
-            asyncio.run(routed(broker.bootstrap, count))
+        route_three_issues(broker.bootstrap)
         first = asyncio.run(routed(broker.bootstrap, 3))
         owners = {k: v.routing.owner for k, v in first.items()}
         assert owners == {"x1": "chen", "y1": "dana", "z1": "chen"}  # least loaded, then LRU
@@ -292,11 +297,7 @@ async def append_to_changelog(bootstrap: str, partition: int, key: bytes, value:
 def test_an_unreadable_changelog_record_is_skipped_and_counted_the_rest_recovers(broker, tmp_path):
     service = router(broker, tmp_path, EXAMPLE_POLICY).start()
     try:
-        for count, contact in enumerate(
-            (repair("x1", "C-1", "X"), repair("y1", "C-2", "Y"), repair("z1", "C-3", "Z")), 1
-        ):
-            asyncio.run(send(broker.bootstrap, contact))
-            asyncio.run(routed(broker.bootstrap, count))
+        route_three_issues(broker.bootstrap)
         eventually(lambda: asyncio.run(committed(broker.bootstrap)) == 3, "offsets committed")
         state = asyncio.run(records(broker.bootstrap, ROUTER_CHANGELOG, 3))
         service.kill9()
