@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 from typing import Annotated, Any, TypeVar
 
@@ -10,6 +11,7 @@ import pydantic_core
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from .base import PATTERN_MESSAGES
+from .cloudevents import ContactCloudEvent, binary_attributes, binary_loc
 from .command import CommandBody, EscalationCommand
 from .contact import ContactEvent
 from .escalation import EscalationEvent
@@ -204,3 +206,51 @@ def decode_timeline(data: bytes) -> Timeline:
 
 def decode_assignment(data: bytes) -> Assignment:
     return decode(Assignment, data)
+
+
+# -- CloudEvents (schemas/cloudevents.py has the mapping) ---------------------------------
+
+
+@cache
+def _cloudevent_batch_adapter(max_batch: int | None) -> TypeAdapter[list[ContactCloudEvent]]:
+    return TypeAdapter(Annotated[list[ContactCloudEvent], Field(max_length=max_batch)])
+
+
+def decode_cloudevents(
+    data: bytes, batch: bool, max_batch: int | None = None
+) -> list[ContactEvent]:
+    """Intake body in CloudEvents structured mode: one event, or a batch (a JSON array)."""
+    adapter: TypeAdapter[Any] = (
+        _cloudevent_batch_adapter(max_batch) if batch else _adapter(ContactCloudEvent)
+    )
+    try:
+        parsed = adapter.validate_json(data)
+    except ValidationError as exc:
+        if batch and exc.error_count() == 1:
+            only = exc.errors(include_url=False, include_input=False)[0]
+            if only["type"] == "too_long" and not only["loc"]:
+                raise DecodeError("too_many", f"batch is over the limit of {max_batch}") from exc
+        _raise_decode_error(exc)
+        raise
+    return [envelope.to_contact() for envelope in (parsed if batch else [parsed])]
+
+
+def decode_contact_record(
+    value: bytes, headers: Iterable[tuple[str, bytes]] | None = None
+) -> ContactEvent:
+    """A ``contacts.v1`` record: a contact event, or CloudEvents binary mode (``ce_``
+    headers, the contact data as the value); errors name the header or the field."""
+    attributes = binary_attributes(headers)
+    if attributes is None:
+        return decode_contact(value)
+    try:
+        data = pydantic_core.from_json(value)
+    except ValueError as exc:
+        raise DecodeError("malformed", f"malformed JSON: {exc}") from exc
+    try:
+        envelope = _adapter(ContactCloudEvent).validate_python({**attributes, "data": data})
+    except ValidationError as exc:
+        listed = [{**e, "loc": binary_loc(e["loc"])} for e in _listed(exc)[:MAX_LISTED]]
+        _raise_decode_error(exc, listed)
+        raise
+    return envelope.to_contact()

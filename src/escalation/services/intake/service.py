@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Histogram
 
-from escalation.schemas import ContactEvent, codec
+from escalation.schemas import ContactEvent, cloudevents, codec
 from escalation.services.common.metrics import ServiceMetrics
 from escalation.services.common.problems import PROBLEM_JSON, Problem
 from escalation.services.common.settings import Settings
@@ -135,7 +135,7 @@ class Intake:
             )
         bucket = token_source or OPEN_BUCKET
         self._take(bucket, 1)  # before parsing: every request costs at least one event
-        events = self._decode(body)
+        events = self._decode(body, media_type(headers))
         encoded = self.admission.admit(events, token_source, codec.is_batch(body), self.clock())
         if len(events) > 1:
             self._take(bucket, len(events) - 1)
@@ -155,9 +155,12 @@ class Intake:
                 headers={"retry-after": retry},
             )
 
-    def _decode(self, body: bytes) -> list[ContactEvent]:
+    def _decode(self, body: bytes, media: str) -> list[ContactEvent]:
+        limit = self.settings.intake_max_batch
         try:
-            return codec.decode_contacts(body, self.settings.intake_max_batch)
+            if media in (cloudevents.STRUCTURED, cloudevents.BATCH):
+                return codec.decode_cloudevents(body, media == cloudevents.BATCH, limit)
+            return codec.decode_contacts(body, limit)
         except codec.DecodeError as exc:
             if exc.kind == "malformed":
                 raise Problem(400, "malformed-json", exc.detail) from exc
@@ -268,8 +271,12 @@ class Intake:
         return []
 
 
+def media_type(headers: Mapping[str, str]) -> str:
+    return headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 def require_json(headers: Mapping[str, str]) -> None:
-    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = media_type(headers)
     if content_type != JSON and not content_type.endswith("+json"):
         raise Problem(
             415,

@@ -271,7 +271,7 @@ class Router:
 
     async def _on_contact(self, engine: RoutingEngine, message: Any, outbox: Outbox) -> int:
         """Decide, queue the routed record, update the state; 1 if routed (not a duplicate)."""
-        contact = codec.decode_contact(message.value)
+        contact = codec.decode_contact_record(message.value, message.headers)
         partition = message.partition
         key = issue_state_key(contact.customer.id, contact.issue_id)
         current = self.state.assignment(partition, key)
