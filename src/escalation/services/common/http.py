@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from .metrics import ServiceMetrics
+from .openapi import ApiDocument, describe_common
 from .problems import PROBLEM_JSON, Problem
 
 log = structlog.get_logger(__name__)
@@ -58,12 +59,22 @@ class HttpApp:
         self.max_body_bytes = max_body_bytes
         self._exact: dict[tuple[str, str], Handler] = {}
         self._patterns: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._templates: set[tuple[str, str]] = set()
         self.ready: Callable[[], Awaitable[list[str]]] = _always_ready
+        self.api = ApiDocument(metrics.service)
+        """The OpenAPI document at ``/openapi.json``: who adds a route documents it here."""
         self.route("GET", "/healthz", self._healthz)
         self.route("GET", "/readyz", self._readyz)
         self.route("GET", "/metrics", self._metrics)
+        self.route("GET", "/openapi.json", self._openapi)
+        describe_common(self.api)
+
+    def routes(self) -> set[tuple[str, str]]:
+        """Every (method, path template) served, as the OpenAPI document must list them."""
+        return set(self._templates)
 
     def route(self, method: str, path: str, handler: Handler) -> None:
+        self._templates.add((method, path))
         if "{" not in path:
             self._exact[(method, path)] = handler
             return
@@ -140,6 +151,11 @@ class HttpApp:
             503 if problems else 200,
             codec.dumps({"status": "not ready" if problems else "ready", "problems": problems}),
         )
+
+    async def _openapi(self, request: Request) -> Response:
+        from escalation.schemas import codec
+
+        return Response(200, codec.dumps(self.api.render()))
 
     async def _metrics(self, request: Request) -> Response:
         body, content_type = self.metrics.exposition()

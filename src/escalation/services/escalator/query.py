@@ -23,6 +23,7 @@ from escalation.schemas import InvalidEscalationId, codec, issue_state_key, pars
 from escalation.schemas.state import IssueState
 from escalation.schemas.timeline import Deadlines, EscalationList, EscalationView, Timeline
 from escalation.services.common.http import HttpApp, Request, Response
+from escalation.services.common.openapi_queries import describe_queries
 from escalation.services.common.problems import Problem
 
 from .timers import deadlines
@@ -113,6 +114,7 @@ class Query:
     def routes(self, http: HttpApp) -> None:
         http.route("GET", "/v1/escalations/{escalation_id}", self.one)
         http.route("GET", "/v1/escalations", self.by_customer)
+        describe_queries(http.api, proxied=False)
 
     async def one(self, request: Request) -> Response:
         escalation_id = request.params["escalation_id"]

@@ -13,6 +13,7 @@ from escalation.services.common.http import HttpApp, Request, Response, serve
 from escalation.services.common.metrics import ServiceMetrics
 from escalation.services.common.settings import Settings
 
+from . import openapi
 from .service import Intake, Reply
 
 log = structlog.get_logger(__name__)
@@ -70,6 +71,7 @@ def build_http(intake: Intake, metrics: ServiceMetrics, settings: Settings) -> H
     http.route("POST", "/v1/escalations/{escalation_id}/resolve", command("resolve"))
     http.route("POST", "/v1/escalations/{escalation_id}/reopen", command("reopen"))
     http.route("POST", "/v1/escalations/{escalation_id}/reassign", command("reassign"))
+    openapi.describe(http.api)
     return http
 
 
