@@ -105,11 +105,14 @@ def cmd_schemas(args: argparse.Namespace) -> int:
         POLICY_SCHEMA_PATH,
         render_policy_schema,
     )
+    from escalation.schemas import asyncapi
     from escalation.schemas.jsonschema import export
 
     POLICY_SCHEMA_PATH.write_text(render_policy_schema())
     for path in [*export(), POLICY_SCHEMA_PATH]:
         print(f"wrote {path.name}")
+    written = asyncapi.export()
+    print(f"wrote {written.name}" if written else "docs/ not found: asyncapi.json not written")
     return 0
 
 
@@ -239,7 +242,9 @@ def parser() -> argparse.ArgumentParser:
     link_key.add_argument("new", choices=["new"])
     link_key.set_defaults(func=cmd_link_key)
 
-    schemas = sub.add_parser("schemas", help="write the JSON Schema files from the models")
+    schemas = sub.add_parser(
+        "schemas", help="write the JSON Schema files and docs/asyncapi.json from the models"
+    )
     schemas.add_argument("export", choices=["export"])
     schemas.set_defaults(func=cmd_schemas)
 
