@@ -7,37 +7,16 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from escalation.policy import PolicyError, load_policy
 from escalation.replay import Outcome, Simulation, Tally
 from escalation.schemas import ContactEvent, EscalationCommand, codec
 from escalation.services.common.runner import tune_gc
 
+from .progress import Progress
+
 SHOWN_CHANGES = 50
-
-
-class Progress:
-    """A progress line on stderr when it is a terminal, by bytes read."""
-
-    def __init__(self, path: Path, out: IO[str] | None = None) -> None:
-        self.total = max(path.stat().st_size, 1)
-        self.out = out or sys.stderr
-        self.enabled = self.out.isatty()
-        self.shown = 0.0
-
-    def update(self, done: int, events: int) -> None:
-        now = time.monotonic()
-        if self.enabled and now - self.shown > 0.2:
-            self.shown = now
-            share = min(done / self.total, 1.0)
-            bar = "#" * int(share * 30)
-            self.out.write(f"\r[{bar:<30}] {share:5.1%}  {events:,} events")
-            self.out.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.out.write("\r" + " " * 60 + "\r")
 
 
 def events(
@@ -109,7 +88,7 @@ def replay(args: argparse.Namespace) -> int:
     tune_gc()
     bad: list[str] = []
     changes: list[dict[str, Any]] = []
-    progress = Progress(args.history)
+    progress = Progress(args.history.stat().st_size, f"replay {args.history.name}")
     decisions = args.decisions.open("wb") if getattr(args, "decisions", None) else None
     started = time.perf_counter()
     for number, event in events(args.history, bad, progress):
@@ -129,6 +108,7 @@ def replay(args: argparse.Namespace) -> int:
                 outcome.escalations,
             ):
                 changes.append(_change(number, event, outcome, old))
+    progress.update(progress.total, progress.count)  # the file is read to its end
     progress.close()
     elapsed = time.perf_counter() - started
     if decisions is not None:

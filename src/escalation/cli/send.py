@@ -6,13 +6,15 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
 from escalation.schemas import codec
+
+from .progress import Progress
 
 WEEK = timedelta(weeks=1)
 
@@ -61,8 +63,13 @@ def send_file(
     batch: int = 1,
     out=sys.stdout,
     shift_to_now: bool = False,
+    progress: Callable[[int], Progress] | None = None,
+    transport: httpx.BaseTransport | None = None,
 ) -> tuple[int, int, int]:
-    """Post every line; return (accepted, duplicates, rejected). Each rejection is printed."""
+    """Post every line; return (accepted, duplicates, rejected). Each rejection is printed.
+
+    ``progress`` makes the progress display for a file of that many events.
+    """
     headers = {"content-type": "application/json"}
     if token:
         headers["authorization"] = f"Bearer {token}"
@@ -95,16 +102,22 @@ def send_file(
     lines = list(lines_of(path))
     if shift_to_now:
         lines = shifted_to_now(lines, datetime.now(UTC))
-    with httpx.Client(timeout=30.0) as client:
-        for number, line in lines:
+    shown = progress(len(lines)) if progress else None
+    with httpx.Client(timeout=30.0, transport=transport) as client:
+        for sent, (number, line) in enumerate(lines, start=1):
             pending.append((number, line))
             if len(pending) >= batch:
                 if interval:
                     time.sleep(max(0.0, next_at - time.monotonic()))
                     next_at += interval
                 flush(client)
+                if shown:
+                    shown.update(sent)
         if pending:
             flush(client)
+    if shown:
+        shown.update(len(lines))
+        shown.close()
     return accepted, duplicates, rejected
 
 
@@ -118,6 +131,7 @@ def send(args: argparse.Namespace) -> int:
             args.rate,
             max(1, args.batch),
             shift_to_now=args.shift_to_now,
+            progress=lambda total: Progress(total, f"send {args.file.name}"),
         )
     except httpx.HTTPError as exc:
         print(f"escalation send: cannot reach intake at {args.url}: {exc}", file=sys.stderr)
