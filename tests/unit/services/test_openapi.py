@@ -39,12 +39,19 @@ async def router_http() -> HttpApp:
     return Router(Settings()).http()
 
 
+def sink_http() -> HttpApp:
+    from escalation.services.pager.sink import PageSink
+
+    return PageSink("whsec_" + "A" * 32).http()
+
+
 async def every_service() -> dict[str, HttpApp]:
     return {
         "intake": intake_http()[0],
         "router": await router_http(),
         "escalator": escalator_http(),
         "pager": pager_http(),
+        "sink": sink_http(),
     }
 
 

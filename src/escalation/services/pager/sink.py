@@ -28,6 +28,7 @@ from escalation.services.common.problems import Problem
 
 from .receipts import DeliveryLog
 from .signing import SignatureError, verify
+from .sink_openapi import describe
 
 log = structlog.get_logger(__name__)
 
@@ -102,6 +103,7 @@ class PageSink:
         app.route("POST", "/pages", self.receive)
         app.route("GET", "/pages", self.list_pages)
         app.route("GET", "/deliveries", self.list_deliveries)
+        describe(app.api)
         return app
 
 
