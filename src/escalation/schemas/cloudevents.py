@@ -6,18 +6,13 @@ over HTTP (``application/cloudevents+json``, or a batch as
 (``ce_`` headers, the contact data as the record's value), read by the router. Both
 become the same :class:`ContactEvent`, so nothing past the edge knows the envelope:
 
-=================  ===================  =============================================
-CloudEvents        contact event        rule
-=================  ===================  =============================================
-``specversion``    (none)               must be ``1.0``
-``id``             ``event_id``         the idempotency key
-``source``         ``source``           a contact source id (a token's name at intake)
-``type``           (none)               must be ``dev.escalation.contact.v1``
-``time``           ``occurred_at``      required here (optional in CloudEvents)
-``datacontenttype`` (none)              absent, ``application/json`` or a ``+json`` type
-``data``           every other field    a JSON object; ``data_base64`` is refused
-``subject``, ``dataschema``, extensions  ignored
-=================  ===================  =============================================
+- ``specversion`` must be ``1.0``; ``type`` must be ``dev.escalation.contact.v1``;
+- ``id`` -> ``event_id`` (the idempotency key), ``source`` -> ``source`` (a contact
+  source id: at intake, the token's name), ``time`` -> ``occurred_at`` (required here,
+  optional in CloudEvents);
+- ``datacontenttype``: absent, ``application/json`` or a ``+json`` type;
+- ``data``: every other field, a JSON object (``data_base64`` is refused);
+- ``subject``, ``dataschema`` and extension attributes are ignored.
 
 ``data`` may repeat ``event_id``, ``occurred_at`` or ``source`` only with the envelope's
 value. Errors name the envelope's field (``time``, ``data.customer.id``; in binary mode
