@@ -26,6 +26,7 @@ from .manifests import (
     settings_from,
     workloads,
 )
+from .test_dockerfile import final_stage
 
 BASE_SERVICES = sorted(service_name(w) for w in workloads(render("base")).values())
 PENDING = {"surge"}
@@ -113,7 +114,8 @@ def test_non_root_read_only_with_writable_volumes_where_needed(target, name, mon
     pod = workload["spec"]["template"]["spec"]
     spec = container(workload)
     assert pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["securityContext"]["runAsUser"] == 10001, "the Dockerfile's USER"
+    (image_user,) = [args for keyword, args in final_stage() if keyword == "USER"]
+    assert pod["securityContext"]["runAsUser"] == int(image_user.split(":")[0])
     context = spec["securityContext"]
     assert context["readOnlyRootFilesystem"] is True
     assert context["allowPrivilegeEscalation"] is False
