@@ -125,14 +125,14 @@ class Observer:
         command: EscalationCommand | None,
     ) -> None:
         state = decision.state or before
-        level = logging.INFO
+        level, name = logging.INFO, "escalator.decided"
         if decision.outcome in QUIET and not decision.escalations:
             level = logging.DEBUG
         elif command is not None and decision.outcome in NOT_APPLIED:
-            level = logging.WARNING
+            level, name = logging.WARNING, "escalator.command_not_applied"  # docs/contract.md
         log.log(
             level,
-            "escalator.decided",
+            name,
             input=kind,
             outcome=decision.outcome,
             event_id=contact.event_id if contact is not None else None,
@@ -148,7 +148,7 @@ class Observer:
             issue=state.issue_id if state is not None else None,
             route=contact.routing.route if contact is not None else None,
             owner=state.owner if state is not None else None,
-            level=state.level if state is not None else None,
+            escalation_level=state.level if state is not None else None,
             records=[r.type for r in decision.escalations] or None,
             pages=len(decision.pages) or None,
             why=decision.note,
