@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT_BASE ?= 8080
 
-.PHONY: run test unit integration lint format bench install clean schemas browser
+.PHONY: run test unit integration lint format bench install clean schemas browser promtool
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "escalation needs Python 3.11+; set PYTHON=python3.11")'
@@ -50,6 +50,18 @@ browser:
 	    || { apt-get update && apt-get install -y --no-install-recommends chromium; }; \
 	else \
 	  echo "browser: chromium is missing; as root run: apt-get install chromium" >&2; exit 1; \
+	fi
+
+# The alert-rule tests and the scrape test run Debian's prometheus (promtool and the server).
+promtool:
+	@if command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; then \
+	  echo "promtool: $$(command -v promtool)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y --no-install-recommends prometheus \
+	    || { apt-get update && apt-get install -y --no-install-recommends prometheus; }; \
+	else \
+	  echo "promtool: prometheus is missing; as root run: apt-get install prometheus" >&2; exit 1; \
 	fi
 
 schemas: $(STAMP)

@@ -18,7 +18,7 @@ def _settings(**overrides: object):
 def _configure(service: str, settings) -> None:
     from escalation.services.common.logging import configure_logging
 
-    configure_logging(settings.log_level, settings.log_format, service)
+    configure_logging(settings.log_level, settings.log_format, service, settings.log_redact)
 
 
 def cmd_service(args: argparse.Namespace) -> int:

@@ -1,15 +1,30 @@
-"""structlog configured once per process: JSON off a TTY, readable on one."""
+"""structlog configured once per process: JSON off a TTY, readable on one.
+
+Every line carries the context bound for its unit of work (``bound``: event id,
+escalation id, the issue's digest, route, owner), and passes the redactor before it is
+rendered, so a contact's summary and any field named in ``ESCALATION_LOG_REDACT`` never
+reach the output (``redact.py``).
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 
 import orjson
 import structlog
 
+from .redact import Redactor
 
-def configure_logging(level: str = "INFO", fmt: str = "auto", service: str | None = None) -> None:
+
+def configure_logging(
+    level: str = "INFO",
+    fmt: str = "auto",
+    service: str | None = None,
+    redact: Iterable[str] = (),
+) -> None:
     """Route structlog and stdlib logging (faust, aiokafka) through one set of processors."""
     as_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     shared: list[structlog.types.Processor] = [
@@ -17,6 +32,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", service: str | Non
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        Redactor(redact),
     ]
     renderer: structlog.types.Processor
     if as_json:
@@ -50,3 +66,14 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", service: str | Non
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     if service:
         structlog.contextvars.bind_contextvars(service=service)
+
+
+def bound(**context: object) -> AbstractContextManager[None]:
+    """Bind a unit of work's context (``with bound(event_id=...):``), None values left out.
+
+    Every line logged inside, by this code or a library, carries it; it is unbound when
+    the block ends, so the next unit of work starts clean.
+    """
+    return structlog.contextvars.bound_contextvars(
+        **{key: value for key, value in context.items() if value is not None}
+    )

@@ -1,6 +1,15 @@
-"""A Prometheus registry per service, and the metrics every service shares."""
+"""A Prometheus registry per service, and the metrics every service shares.
+
+Names follow Prometheus conventions (``escalation_`` prefix, base units, ``_total`` on
+counters) and labels stay bounded: no customer, issue, event or escalation id is ever a
+label value; owners, teams, targets, sources and categories come from the policy or the
+token list and pass through ``BoundedLabel`` all the same. docs/metrics.md lists every
+metric (a test compares it with the live registries).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -14,6 +23,32 @@ from prometheus_client import (
 )
 
 from escalation import __version__
+
+from .lag import ConsumerLag
+
+OTHER = "other"
+
+
+class BoundedLabel:
+    """Label values kept to a fixed set: the first ``limit`` distinct values, then ``other``.
+
+    Owners, teams and categories come from the policy or the upstream's vocabulary and
+    are few; the cap keeps a runaway upstream from growing a series per value anyway.
+    """
+
+    def __init__(self, limit: int = 100) -> None:
+        self.limit = limit
+        self.seen: set[str] = set()
+
+    def __call__(self, value: str | None) -> str:
+        if not value:
+            return "none"
+        if value in self.seen:
+            return value
+        if len(self.seen) >= self.limit:
+            return OTHER
+        self.seen.add(value)
+        return value
 
 
 class ServiceMetrics:
@@ -62,6 +97,16 @@ class ServiceMetrics:
             registry=self.registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
         )
+
+        self.broker_up = Gauge(
+            "escalation_broker_up",
+            "1 while the broker answered this service's last metadata probe, else 0.",
+            registry=self.registry,
+        )
+
+    def track_lag(self, source: Callable[[], Mapping[tuple[str, int], int]]) -> None:
+        """Export ``escalation_consumer_lag`` from ``source`` at every scrape."""
+        self.registry.register(ConsumerLag(source))
 
     def exposition(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

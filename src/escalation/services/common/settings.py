@@ -112,6 +112,16 @@ class Settings(BaseSettings):
     policy: Path = Path("config/policy.example.yaml")
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
+    log_redact: Annotated[list[str], NoDecode, BeforeValidator(key_list)] = Field(
+        default_factory=list,
+        description="field names whose values logs never show (comma-separated), besides "
+        "a contact's summary, which is always redacted: e.g. email,phone,account",
+    )
+    broker_probe_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="how often each service asks the broker for metadata (escalation_broker_up)",
+    )
 
     # intake
     intake_host: str = "127.0.0.1"

@@ -54,8 +54,10 @@ from faust.types import EventT
 from escalation.schemas import codec
 
 from .broker import topics_present, until_broker_answers
+from .broker_probe import BrokerWatch, metadata_probe
 from .dlq import dead_letter_headers
 from .faults import DependencyFailed, RetryPolicy, exit_for_restart, handle_message
+from .faust_monitor import PrometheusMonitor
 from .http import HttpApp, Request, Response, serve
 from .metrics import ServiceMetrics
 from .settings import Settings
@@ -87,7 +89,9 @@ class StreamService:
         self.service = service
         self.web_port = web_port
         self.metrics = ServiceMetrics(service)
-        self.app = faust.App(app_id, **settings.faust_options())
+        monitor = PrometheusMonitor(self.metrics.registry)  # faust's sensors, exported
+        self.app = faust.App(app_id, monitor=monitor, **settings.faust_options())
+        self.metrics.track_lag(monitor.lag)
         self.retry = RetryPolicy(settings.stream_retry_seconds)
         self.exit: Callable[[BaseException], None] = exit_for_restart
         self.ready_checks: list[ReadyCheck] = [self._assigned]
@@ -159,7 +163,9 @@ class StreamService:
 
     def services(self) -> list[mode.Service]:
         """What the worker starts before the app: the health pages, then the broker gate."""
-        return [_HttpServer(self), _BrokerGate(self)]
+        probe = metadata_probe(self.settings.kafka_common())
+        watch = BrokerWatch(probe, self.metrics.broker_up, self.settings.broker_probe_seconds)
+        return [_HttpServer(self), watch, _BrokerGate(self)]
 
     # -- messages ------------------------------------------------------------------------
 

@@ -48,6 +48,8 @@ from escalation.services.common.topics import (
 from .due import Due, DueIndex
 from .holdings import Holdings
 from .metrics import EscalatorMetrics
+from .observe import Observer
+from .open_index import OpenEscalations
 from .query import Query
 from .rules import Decision, decide_command, decide_contact
 from .scanner import TickScanner
@@ -55,9 +57,6 @@ from .timeline import appended
 from .timers import decide_tick
 
 log = structlog.get_logger(__name__)
-
-NOT_APPLIED = frozenset({"unknown", "stale", "refused", "ignored"})
-"""Command outcomes that change nothing: each is counted and logged with its reason."""
 
 
 class EscalatorService(StreamService):
@@ -71,7 +70,9 @@ class EscalatorService(StreamService):
         self.timelines = self.bytes_table(TIMELINES_TABLE)
         self.timers = DueIndex()
         self.timers_ready = False
-        self.engine = EscalatorMetrics(self.metrics.registry, lambda: len(self.timers))
+        self.open = OpenEscalations()
+        self.engine = EscalatorMetrics(self.metrics.registry, lambda: len(self.timers), self.open)
+        self.observer = Observer(self.engine)
         self.holdings = Holdings(
             self.issues,
             self.timelines,
@@ -99,6 +100,7 @@ class EscalatorService(StreamService):
         now = datetime.now(UTC)
         roster = self.roster.get()
         topic = event.message.topic
+        routed = command = None
         if topic == TICKS:
             tick = codec.decode_tick(event.message.value)
             key = issue_state_key(tick.customer_id, tick.issue_id)
@@ -112,15 +114,6 @@ class EscalatorService(StreamService):
             before = self._load(key)
             decision = decide_command(before, command, now, roster)
             kind = "command"
-            if decision.outcome in NOT_APPLIED:
-                log.warning(
-                    "escalator.command_not_applied",
-                    outcome=decision.outcome,
-                    why=decision.note,
-                    action=command.action,
-                    escalation_id=command.escalation_id,
-                    command_id=command.command_id,
-                )
         else:
             routed = codec.decode_routed(event.message.value)
             key = issue_state_key(routed.customer.id, routed.issue_id)
@@ -128,15 +121,14 @@ class EscalatorService(StreamService):
             decision = decide_contact(before, routed, routed.routing, now, roster)
             decision.pages = [with_routing(p, routed.routing) for p in decision.pages]
             kind = "contact"
-        self.engine.outcomes.labels(kind, decision.outcome).inc()
         if decision.outcome == "duplicate":
             self.metrics.duplicates.labels(topic).inc()
+            self.observer.decided(kind, before, decision, now, routed, command)
             return
         if before is None and decision.state is None:
             self.timers.put(key, event.message.partition, None)  # a tick for nothing held
-        if decision.due is not None:
-            self.engine.lateness.observe(max(0.0, (now - decision.due).total_seconds()))
         await self._emit(decision)
+        self.observer.decided(kind, before, decision, now, routed, command)
         crashpoints.crash_point("escalator.after_emit", when=bool(decision.pages))
         # State is written after the effects are acknowledged: a crash in between replays
         # the input, which yields the same ids, and the pager drops the copy.
@@ -158,6 +150,7 @@ class EscalatorService(StreamService):
 
     def _remember(self, key: bytes, partition: int, state: IssueState) -> None:
         self.holdings.learn(key, partition)
+        self.open.put(key, state)
         if self.timers.put(key, partition, state):
             self.scanner.wake()
 
@@ -179,14 +172,6 @@ class EscalatorService(StreamService):
                 )
             )
             self.engine.lifecycle.labels(record.type).inc()
-            log.info(
-                "escalation.event",
-                type=record.type,
-                escalation_id=record.escalation_id,
-                level=record.level,
-                reason=record.reason,
-                owner=record.owner,
-            )
         for page in decision.pages:
             pending.append(
                 await self.pages_out.send(
@@ -223,6 +208,7 @@ class EscalatorService(StreamService):
     async def _rebuild_timers(self) -> None:
         started = time.perf_counter()
         self.timers.rebuild(self.holdings.held_states())
+        self.open.rebuild(self.holdings.held_states())
         self.timers_ready = True
         elapsed = time.perf_counter() - started
         self.engine.rebuild_seconds.observe(elapsed)

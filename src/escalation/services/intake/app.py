@@ -9,6 +9,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 
 from escalation.services.common.broker import until_broker_answers
+from escalation.services.common.broker_probe import metadata_probe, watch_broker
 from escalation.services.common.http import HttpApp, Request, Response, serve
 from escalation.services.common.metrics import ServiceMetrics
 from escalation.services.common.settings import Settings
@@ -99,6 +100,10 @@ async def run(settings: Settings) -> None:
     )
     server = asyncio.create_task(serve(http, settings.intake_host, settings.intake_port, stop))
     connect = asyncio.create_task(_connect(intake, producer, stop))
+    probe = metadata_probe(settings.kafka_common())
+    broker = asyncio.create_task(
+        watch_broker(probe, metrics.broker_up, stop, settings.broker_probe_seconds)
+    )
     try:
         done, _ = await asyncio.wait({server, connect}, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
@@ -107,7 +112,7 @@ async def run(settings: Settings) -> None:
     finally:
         stop.set()
         connect.cancel()
-        await asyncio.gather(server, connect, return_exceptions=True)
+        await asyncio.gather(server, connect, broker, return_exceptions=True)
         await producer.stop()
         await intake.queries.close()
         log.info("intake.stopped")

@@ -9,6 +9,8 @@ window, each event's size and source. Only then is anything written.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,7 +21,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Histogram
 
 from escalation.schemas import ContactEvent, cloudevents, codec
-from escalation.services.common.metrics import ServiceMetrics
+from escalation.services.common.metrics import BoundedLabel, ServiceMetrics
 from escalation.services.common.problems import PROBLEM_JSON, Problem
 from escalation.services.common.settings import Settings
 from escalation.services.common.topics import COMMANDS, CONTACTS
@@ -39,6 +41,10 @@ log = structlog.get_logger(__name__)
 JSON = "application/json"
 OPEN_BUCKET = "(open)"
 """The rate bucket every caller shares when no tokens are configured (loopback only)."""
+OPEN_SOURCE = "open"
+"""The ``source`` label of requests made without a token (tokens not configured)."""
+UNKNOWN_SOURCE = "unauthenticated"
+"""The ``source`` label of a request whose token was missing or wrong."""
 
 
 def utc_now() -> datetime:
@@ -89,16 +95,19 @@ class Intake:
         registry = metrics.registry
         self.requests = Counter(
             "escalation_intake_requests_total",
-            "HTTP requests by outcome.",
-            ["endpoint", "status"],
+            "HTTP requests by endpoint (the route), status and source (the token's name; "
+            "open without tokens; link or token for commands).",
+            ["endpoint", "status", "source"],
             registry=registry,
         )
         self.events = Counter(
             "escalation_intake_events_total",
-            "Contact events by result.",
+            "Contact events by source and result: accepted, duplicate (an event_id already "
+            "written), rejected (a refused request, counted once however many it held).",
             ["source", "result"],
             registry=registry,
         )
+        self.sources = BoundedLabel()
         self.ack_seconds = Histogram(
             "escalation_intake_broker_ack_seconds",
             "From produce to broker acknowledgement.",
@@ -117,15 +126,30 @@ class Intake:
     # -- contacts ---------------------------------------------------------------------
 
     async def post_contacts(self, headers: Mapping[str, str], body: bytes) -> Reply:
+        """One canonical log line per request: INFO when refused, DEBUG when written."""
+        started = time.perf_counter()
+        source = UNKNOWN_SOURCE
         try:
-            reply = await self._contacts(headers, body)
+            token_source = self.auth.source_of(headers.get("authorization"))
+            source = self.sources(token_source or OPEN_SOURCE)
+            reply = await self._contacts(token_source, headers, body)
         except Problem as problem:
             reply = problem_reply(problem, "/v1/contacts")
-        self.requests.labels("contacts", str(reply.status)).inc()
+            self.events.labels(source, "rejected").inc()
+        self.requests.labels("contacts", str(reply.status), source).inc()
+        log.log(
+            logging.INFO if reply.status >= 400 else logging.DEBUG,
+            "intake.contacts",
+            status=reply.status,
+            source=source,
+            bytes=len(body),
+            seconds=round(time.perf_counter() - started, 4),
+        )
         return reply
 
-    async def _contacts(self, headers: Mapping[str, str], body: bytes) -> Reply:
-        token_source = self.auth.source_of(headers.get("authorization"))
+    async def _contacts(
+        self, token_source: str | None, headers: Mapping[str, str], body: bytes
+    ) -> Reply:
         require_json(headers)
         if len(body) > self.settings.intake_max_body_bytes:
             raise Problem(
@@ -180,7 +204,7 @@ class Intake:
         for event, value in zip(events, encoded, strict=True):
             if event.event_id in self.recent or event.event_id in in_batch:
                 duplicates.append(event.event_id)
-                self.events.labels(event.source, "duplicate").inc()
+                self.events.labels(self.sources(event.source), "duplicate").inc()
             else:
                 in_batch.add(event.event_id)
                 fresh.append(event)
@@ -191,7 +215,7 @@ class Intake:
         self.ack_seconds.observe(loop.time() - started)
         for event in fresh:
             self.recent.add(event.event_id)
-            self.events.labels(event.source, "accepted").inc()
+            self.events.labels(self.sources(event.source), "accepted").inc()
         self.metrics.produced.labels(CONTACTS).inc(len(fresh))
         return [e.event_id for e in fresh], duplicates
 
@@ -229,7 +253,16 @@ class Intake:
                 if html
                 else problem_reply(problem, instance)
             )
-        self.requests.labels(f"{action}-link" if form else action, str(reply.status)).inc()
+        endpoint = f"{action}-link" if form else action
+        self.requests.labels(endpoint, str(reply.status), "link" if form else "token").inc()
+        log.log(
+            logging.INFO if reply.status < 500 else logging.WARNING,
+            "intake.command",
+            action=action,
+            status=reply.status,
+            escalation_id=escalation_id,
+            by_link=form,
+        )
         return reply
 
     async def link_page(self, escalation_id: str, action: str, query: str) -> Reply:
@@ -238,7 +271,7 @@ class Intake:
             reply = html_reply(200, self.commands.confirm_page(escalation_id, action, query))
         except Problem as problem:
             reply = html_reply(problem.status, html_problem(problem))
-        self.requests.labels(f"{action}-page", str(reply.status)).inc()
+        self.requests.labels(f"{action}-page", str(reply.status), "link").inc()
         return reply
 
     # -- queries ----------------------------------------------------------------------
@@ -255,7 +288,7 @@ class Intake:
         except Problem as problem:
             reply = problem_reply(problem, path)
         endpoint = "escalation" if escalation_id is not None else "escalations"
-        self.requests.labels(endpoint, str(reply.status)).inc()
+        self.requests.labels(endpoint, str(reply.status), "token").inc()
         return reply
 
     # -- health -----------------------------------------------------------------------

@@ -26,6 +26,7 @@ after the restart. A failed state recovery is retried the same way; until it suc
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import time
 from datetime import UTC, datetime, timedelta
@@ -36,13 +37,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.partitioner import DefaultPartitioner
-from prometheus_client import Counter
 
 from escalation.policy.engine import RoutingEngine
 from escalation.policy.reload import Derived, PolicyHolder
 from escalation.schemas import ContactEvent, Routing, codec, issue_state_key
 from escalation.services.common import crashpoints
 from escalation.services.common.broker import topics_present, until_broker_answers
+from escalation.services.common.broker_probe import metadata_probe, watch_broker
 from escalation.services.common.changelog_store import ChangelogStore
 from escalation.services.common.dlq import dead_letter_headers
 from escalation.services.common.faults import (
@@ -52,6 +53,7 @@ from escalation.services.common.faults import (
     retrying,
 )
 from escalation.services.common.http import HttpApp, serve
+from escalation.services.common.logging import bound
 from escalation.services.common.metrics import ServiceMetrics
 from escalation.services.common.outbox import Outbox
 from escalation.services.common.settings import Settings
@@ -65,6 +67,7 @@ from escalation.services.common.topics import (
     dlq_of,
 )
 
+from .metrics import RouterMetrics
 from .ownership import Ownership, decode_assignment, encode_assignment
 
 log = structlog.get_logger(__name__)
@@ -114,13 +117,7 @@ class Router:
         self.recovery_problem: str | None = None
         self.broker_problem: str | None = "broker not reachable yet"
         self.state = Ownership(self.store)
-        self.routed = Counter(
-            "escalation_routed_total",
-            "Contacts routed, by route and how the owner was chosen.",
-            ["route", "choice"],
-            registry=self.metrics.registry,
-        )
-        self.choices: dict[tuple[str, str], Any] = {}
+        self.routing = RouterMetrics(self.metrics.registry)
         self.partitioner = DefaultPartitioner()
         self.routed_partitions: list[int] = []
         self.lock = asyncio.Lock()
@@ -132,6 +129,7 @@ class Router:
             max_partition_fetch_bytes=ROUTER_FETCH_BYTES,
         )
         self.producer = AIOKafkaProducer(**router_producer_options(settings))
+        self.metrics.track_lag(lambda: self.routing.lag(self.consumer))
         single = {ROUTER_CHANGELOG} if settings.single_record_batches else set()
         self.single_record_topics = frozenset(single)
 
@@ -210,11 +208,13 @@ class Router:
         outbox = Outbox(self.producer, self.single_record_topics)
         offsets = {}
         routed = produced = 0
+        batch_started = time.perf_counter()
         for tp, messages in batch.items():
             if not self.store.holds(tp.partition):
                 if tp in self.consumer.assignment():  # held again only once recovered
                     self.consumer.seek(tp, messages[0].offset)
                 continue  # revoked after the fetch: the new owner reads it again
+            self.routing.fetched(tp.topic, tp.partition, messages[0].offset)
             timing = self.metrics.processing_seconds.labels(tp.topic)
             started = time.perf_counter()
             for message in messages:
@@ -253,10 +253,18 @@ class Router:
                 await asyncio.wait_for(
                     self.consumer.commit(offsets), self.settings.kafka_request_timeout_seconds
                 )
+                self.routing.commit(offsets)
             except (CommitFailedError, KafkaError, TimeoutError) as exc:
                 # Outputs are written; the next commit covers these offsets, or a restart
                 # reads them again and downstream dedup drops the copies.
                 log.warning("router.commit_failed", error=repr(exc))
+        log.info(
+            "router.batch",
+            records=sum(len(messages) for messages in batch.values()),
+            routed=routed,
+            partitions=sorted({tp.partition for tp in batch}),
+            seconds=round(time.perf_counter() - batch_started, 4),
+        )
 
     def _forget_idle(self, engine: RoutingEngine) -> None:
         """Once a minute, drop issues idle past ownership.forget_after: state stays bounded."""
@@ -290,21 +298,10 @@ class Router:
             return 0
         self.state.record(partition, key, decision)
         routing = decision.routing
-        choice = (
-            "fallback"
-            if routing.fallback
-            else "sticky"
-            if routing.sticky
-            else "reassigned"
-            if routing.reassigned_from
-            else "chosen"
-        )
-        counter = self.choices.get((routing.route, choice))
-        if counter is None:
-            counter = self.choices[(routing.route, choice)] = self.routed.labels(
-                routing.route, choice
-            )
-        counter.inc()
+        choice = self.routing.routed_one(contact, routing, datetime.now(UTC))
+        if logging.getLogger(__name__).isEnabledFor(logging.DEBUG):  # the batch line is INFO
+            with bound(event_id=contact.event_id, issue=contact.issue_id):
+                log.debug("router.routed", route=routing.route, owner=routing.owner, choice=choice)
         return 1
 
     def _on_escalation(self, message: Any) -> None:
@@ -388,6 +385,10 @@ async def run(settings: Settings) -> None:
         serve(router.http(), settings.web_host, settings.router_port, stop)
     )
     watcher = asyncio.create_task(router.holder.watch(stop))
+    probe = metadata_probe(settings.kafka_common())
+    broker = asyncio.create_task(
+        watch_broker(probe, router.metrics.broker_up, stop, settings.broker_probe_seconds)
+    )
     try:
         await router.start(stop)
         work = asyncio.create_task(router.run(stop))
@@ -401,5 +402,5 @@ async def run(settings: Settings) -> None:
     finally:
         stop.set()
         await router.stop()
-        await asyncio.gather(server, watcher, return_exceptions=True)
+        await asyncio.gather(server, watcher, broker, return_exceptions=True)
         log.info("router.stopped")

@@ -1,0 +1,1 @@
+"""The metrics catalog and the monitoring artifacts' checks (docs/metrics.md, deploy/)."""
