@@ -14,32 +14,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from .affected import Affected, SurgeKey
 from .base import Name, Timestamp, WireModel
 from .contact import Tier, Urgency
 from .routed import EscalationSettings
 
-AFFECTED_SHOWN = 50
-"""Customers and issues a surge names on its records and pages; the counts say how many."""
-SurgeKey = Literal["product", "category"]
 Exemption = Literal["critical", "vip"]
 OnClose = Literal["release", "resolve"]
-
-
-class IssueRef(WireModel):
-    customer_id: Name
-    issue_id: str
-
-
-class Affected(WireModel):
-    """Who a surge covers: the first customers and issues by name, and how many in all."""
-
-    rule: Name
-    by: SurgeKey
-    value: str = Field(description="the product (or category) the surge is about")
-    customers: list[str] = Field(default_factory=list, max_length=AFFECTED_SHOWN)
-    customer_count: int = Field(ge=0, description="distinct customers (estimated past 64)")
-    issues: list[IssueRef] = Field(default_factory=list, max_length=AFFECTED_SHOWN)
-    issue_count: int = Field(ge=0, description="distinct issues (estimated past 64)")
 
 
 class SurgeSettings(WireModel):

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from .affected import Affected
 from .base import Name, Timestamp, WireModel
-from .surge import Affected, SurgeSettings
+from .surge import SurgeSettings
 
 BUCKETS = 12
 """Buckets per window: a customer counts for between one window and 13/12 of one."""

@@ -14,12 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from escalation.schemas.affected import AFFECTED_SHOWN, Affected, IssueRef
 from escalation.schemas.identity import issue_digest, make_escalation_id
 from escalation.schemas.surge import (
-    AFFECTED_SHOWN,
-    Affected,
     Control,
-    IssueRef,
     ProductReport,
     ProductTick,
     SurgeControl,
@@ -63,7 +61,9 @@ def decide_report(
     settings = report.settings
     state = folded(state or new_state(report), settings, now)
     digest = token(report.customer_id)
-    state, fresh = noted(state, settings, digest, report.occurred_at, now)
+    # Counted when seen, not at its occurred_at: a surge is about what is reported now, and
+    # a history replayed is seen at each contact's own time (docs/decisions.md).
+    state, fresh = noted(state, settings, digest, now, now)
     if fresh:
         state = _remember(state, report, now, settings)
     total = counted(state, settings, now)
@@ -79,8 +79,7 @@ def _remember(
 ) -> ProductState:
     since = now - timedelta(seconds=settings.window_seconds)
     recent = [r for r in state.recent if r.at > since and r.customer_id != report.customer_id]
-    at = min(report.occurred_at, now)
-    mark = Reporter(customer_id=report.customer_id, issue_id=report.issue_id, at=at)
+    mark = Reporter(customer_id=report.customer_id, issue_id=report.issue_id, at=now)
     return state.model_copy(update={"recent": [*recent, mark][-AFFECTED_SHOWN:]})
 
 
