@@ -8,7 +8,7 @@ no product is not counted by a ``by: product`` rule. ``surge_errors`` is what
 
 from __future__ import annotations
 
-from escalation.schemas import RoutedContact
+from escalation.schemas import ContactEvent
 from escalation.schemas.surge import SurgeSettings
 
 from .escalation import _ladder_errors, effective_escalation, settings_for
@@ -26,14 +26,14 @@ class SurgeRules:
             rule.name: surge_settings(rule, policy, loaded.version) for rule in self.rules
         }
 
-    def matches(self, contact: RoutedContact) -> list[tuple[SurgeSettings, str]]:
-        """(settings, counted value) of every rule that counts this contact."""
+    def matches(self, contact: ContactEvent, route: str) -> list[tuple[SurgeSettings, str]]:
+        """(settings, counted value) of every rule that counts this contact, routed so."""
         found = []
         for rule in self.rules:
             value = contact.product if rule.by == "product" else contact.category
             if value is None:
                 continue
-            if rule.routes is not None and contact.routing.route not in rule.routes:
+            if rule.routes is not None and route not in rule.routes:
                 continue
             if self.matcher.misses(rule.match, contact):
                 continue

@@ -36,9 +36,11 @@ def test_a_rule_takes_its_team_senior_owner_and_the_default_ladder():
 
 def test_contacts_count_under_the_rules_that_match_them():
     rules = SurgeRules(parse_policy(POLICY + RULE))
-    assert [(s.rule, v) for s, v in rules.matches(routed())] == [("defects", "AC-3000")]
-    assert rules.matches(routed(category="billing.question")) == []
-    assert rules.matches(routed(product=None)) == []
+    route = "equipment-repair"
+    matched = rules.matches(routed(), route)
+    assert [(s.rule, v) for s, v in matched] == [("defects", "AC-3000")]
+    assert rules.matches(routed(category="billing.question"), route) == []
+    assert rules.matches(routed(product=None), route) == []
 
 
 @pytest.mark.parametrize(

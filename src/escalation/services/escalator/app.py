@@ -83,7 +83,12 @@ class EscalatorService(StreamService):
         self.timelines = self.bytes_table(TIMELINES_TABLE)
         self.timers = DueIndex()
         self.timers_ready = False
-        self.engine = EscalatorMetrics(self.metrics.registry, lambda: len(self.timers))
+        self.controls = ControlsView()  # open surges, read whole by every worker
+        self.engine = EscalatorMetrics(
+            self.metrics.registry,
+            lambda: len(self.timers),
+            lambda: len(self.controls.active("surge")),
+        )
         self.holdings = Holdings(
             self.issues,
             self.timelines,
@@ -95,7 +100,6 @@ class EscalatorService(StreamService):
         self.scanner = TickScanner(
             self.timers, self._settled, self._send_tick, settings.escalator_tick_idle_seconds
         )
-        self.controls = ControlsView()  # open surges, read whole by every worker
         self.controls_reader = ControlsReader(settings, self.controls)
         self.controls.listeners.append(self._control_changed)
         self._releases: set[asyncio.Future[None]] = set()

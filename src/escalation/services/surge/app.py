@@ -66,7 +66,7 @@ class SurgeService(StreamService):
     async def repartition(self, event: EventT) -> None:
         routed = codec.decode_routed(event.message.value)
         pending = []
-        for settings, value in self.rules.get().matches(routed):
+        for settings, value in self.rules.get().matches(routed, routed.routing.route):
             report = ProductReport(
                 key=f"{settings.rule}/{value}",
                 value=value,
