@@ -109,7 +109,7 @@ class EscalatorService(StreamService):
         self.ticks_out = self.topic(TICKS)
         self.consume(self.inputs, "escalate", self.handle)
         # Ready once assigned, recovered, and the deadlines read back: one reason at a time.
-        self.ready_checks = [self._unsettled, self.controls_reader.ready]
+        self.ready_checks = [lambda: self._unsettled() or self.controls_reader.ready()]
         self.issues.on_recover(self._rebuild_timers)
         self.app.on_partitions_revoked.connect(self._revoked)
         self.app.service(PolicyWatcher(self.holder))

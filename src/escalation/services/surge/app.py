@@ -57,7 +57,8 @@ class SurgeService(StreamService):
         self.controls_out = self.topic(CONTROLS)
         self.consume(self.topic(ROUTED), "repartition", self.repartition)
         self.consume(self.by_product, "count", self.count)
-        self.ready_checks = [self._assigned, self._closer_pending]
+        # Ready once assigned, recovered, and the closes read back: one reason at a time.
+        self.ready_checks = [lambda: self._assigned() or self._closer_pending()]
         self.products.on_recover(self._rebuild)
         self.app.on_partitions_revoked.connect(self._revoked)
         self.app.service(PolicyWatcher(self.holder))
