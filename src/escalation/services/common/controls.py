@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import mode
 import structlog
@@ -35,6 +35,10 @@ log = structlog.get_logger(__name__)
 
 Listener = Callable[[Control], None]
 RETRY_SECONDS = 1.0
+CLOSED_KEPT = timedelta(days=7)
+"""A closed control is kept this long: a held issue the close could not reach at once
+learns of it at its next input (older than this, it is released as by default)."""
+PRUNE_EVERY = 600.0
 
 
 class ControlsView:
@@ -112,7 +116,12 @@ class ControlsReader(mode.Service):
                 raise RuntimeError(f"topic {CONTROLS} has no partitions yet")
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
+            loop = asyncio.get_running_loop()
+            pruned_at = loop.time()
             while not self._stopping.is_set():
+                if loop.time() - pruned_at > PRUNE_EVERY:
+                    self.view.forget_before(datetime.now(UTC) - CLOSED_KEPT)
+                    pruned_at = loop.time()
                 batch = await consumer.getmany(*tps, timeout_ms=500, max_records=1000)
                 for messages in batch.values():
                     for message in messages:
