@@ -53,7 +53,6 @@ def child_env(
             "ESCALATION_ROUTER_PORT": str(ports["router"]),
             "ESCALATION_ESCALATOR_PORT": str(ports["escalator"]),
             "ESCALATION_PAGER_PORT": str(ports["pager"]),
-            "ESCALATION_SURGE_PORT": str(ports["surge"]),
             "ESCALATION_SINK_PORT": str(ports["sink"]),
             "ESCALATION_SINK_SECRET": secret,
             "ESCALATION_TARGET_SINK_URL": sink_url,
@@ -65,6 +64,8 @@ def child_env(
             "ESCALATION_LOG_FORMAT": "json",
         }
     )
+    if "surge" in ports:  # a test pipeline may run the services without it
+        env["ESCALATION_SURGE_PORT"] = str(ports["surge"])
     # Tokens, link keys and other ESCALATION_ settings the user set pass through unchanged.
     env.update(
         {k: v for k, v in os.environ.items() if k.startswith("ESCALATION_") and k not in env}
