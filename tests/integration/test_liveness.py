@@ -18,7 +18,7 @@ from escalation.testing.stack import EXAMPLE_POLICY, ROOT, eventually
 
 pytestmark = pytest.mark.integration
 
-SERVICES = ("router", "escalator", "pager")
+SERVICES = ("router", "escalator", "pager", "surge")
 
 
 def get(port: int, path: str) -> httpx.Response | None:

@@ -17,8 +17,16 @@ from escalation.services.common.settings import Settings
 from escalation.services.common.supervisor import Child, Supervisor
 from escalation.services.pager.signing import new_secret
 
-SERVICES = ("sink", "pager", "escalator", "router", "intake")
-OFFSETS = {"intake": 0, "router": 1, "escalator": 2, "pager": 3, "sink": 4, "broker": 12}
+SERVICES = ("sink", "pager", "escalator", "surge", "router", "intake")
+OFFSETS = {
+    "intake": 0,
+    "router": 1,
+    "escalator": 2,
+    "pager": 3,
+    "sink": 4,
+    "surge": 5,
+    "broker": 12,
+}
 
 
 def _ports(base: int) -> dict[str, int]:
@@ -56,6 +64,8 @@ def child_env(
             "ESCALATION_LOG_FORMAT": "json",
         }
     )
+    if "surge" in ports:  # a test pipeline may run the services without it
+        env["ESCALATION_SURGE_PORT"] = str(ports["surge"])
     # Tokens, link keys and other ESCALATION_ settings the user set pass through unchanged.
     env.update(
         {k: v for k, v in os.environ.items() if k.startswith("ESCALATION_") and k not in env}

@@ -18,6 +18,8 @@ from .escalation import EscalationEvent
 from .page import PageRequest
 from .routed import RoutedContact
 from .state import Assignment, IssueState
+from .surge import Control, ProductSignal, SurgeEvent
+from .surge_state import ProductState
 from .tick import Tick
 from .timeline import Timeline
 
@@ -254,3 +256,19 @@ def decode_contact_record(
         _raise_decode_error(exc, listed)
         raise
     return envelope.to_contact()
+
+
+def decode_product_signal(data: bytes) -> ProductSignal:
+    return decode(ProductSignal, data)  # type: ignore[arg-type]
+
+
+def decode_product_state(data: bytes) -> ProductState:
+    return decode(ProductState, data)
+
+
+def decode_surge(data: bytes) -> SurgeEvent:
+    return decode(SurgeEvent, data)
+
+
+def decode_control(data: bytes) -> Control:
+    return decode(Control, data)

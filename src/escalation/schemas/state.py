@@ -13,6 +13,7 @@ from typing import Annotated, Literal, NamedTuple
 
 from pydantic import ConfigDict, Field, PlainSerializer
 
+from .affected import Affected, SurgeLink
 from .base import Timestamp, WireModel
 
 EscalationStatus = Literal["open", "acked", "resolved", "reopened"]
@@ -123,6 +124,12 @@ class IssueState(WireModel):
     resolved_at: Timestamp | None = None
     version: int = Field(default=0, description="+1 whenever a timer changes: ticks carry it")
     snapshot: Snapshot | None = None
+    surge: SurgeLink | None = Field(
+        default=None, description="the surge covering the issue, and whether it holds its pages"
+    )
+    affected: Affected | None = Field(
+        default=None, description="a surge's own escalation: whom it covers"
+    )
 
 
 class Assignment(WireModel):

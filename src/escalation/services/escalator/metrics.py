@@ -27,6 +27,7 @@ class EscalatorMetrics:
         registry: CollectorRegistry,
         pending: Callable[[], int],
         open_escalations: OpenEscalations | None = None,
+        surges: Callable[[], int] = lambda: 0,
     ) -> None:
         self.outcomes = Counter(
             "escalation_escalator_outcomes_total",
@@ -115,3 +116,9 @@ class EscalatorMetrics:
         )
         if open_escalations is not None:
             registry.register(open_escalations)
+        open_surges = Gauge(
+            "escalation_escalator_surges_open",
+            "Open surges in this worker's controls view: their products' pages are held.",
+            registry=registry,
+        )
+        open_surges.set_function(surges)
