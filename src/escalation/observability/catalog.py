@@ -3,8 +3,7 @@
 Each service is built as it runs (nothing started: no broker, no port) and its registry
 read. ``python -m escalation.observability.catalog --write`` rewrites the table between
 the markers in docs/metrics.md; a unit test fails when the file and the registries
-differ. Metrics another component will export are listed in ``COMING`` and rendered in
-a table of their own, so dashboards may already query them.
+differ.
 """
 
 from __future__ import annotations
@@ -20,8 +19,7 @@ from prometheus_client import CollectorRegistry
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "metrics.md"
 START, END = "<!-- catalog:start -->", "<!-- catalog:end -->"
-COMING_START, COMING_END = "<!-- coming:start -->", "<!-- coming:end -->"
-SERVICES = ("intake", "router", "escalator", "pager")
+SERVICES = ("intake", "router", "escalator", "pager", "surge")
 
 
 @dataclass(frozen=True)
@@ -31,26 +29,6 @@ class Entry:
     labels: tuple[str, ...]
     help: str
     services: tuple[str, ...] = ()
-
-
-COMING = (
-    Entry(
-        "escalation_surges_open",
-        "gauge",
-        ("category",),
-        "Surges (many customers reporting the same issue) open now. Exported by the surge "
-        "service once it lands.",
-        ("surge",),
-    ),
-    Entry(
-        "escalation_surge_events_total",
-        "counter",
-        ("type",),
-        "Surge lifecycle events (opened, grew, closed). Exported by the surge service once "
-        "it lands.",
-        ("surge",),
-    ),
-)
 
 
 def _entries(registry: CollectorRegistry) -> Iterator[Entry]:
@@ -81,6 +59,7 @@ def build_registries() -> dict[str, CollectorRegistry]:
         from escalation.services.intake.service import Intake
         from escalation.services.pager.app import PagerService
         from escalation.services.router.app import Router
+        from escalation.services.surge.app import SurgeService
 
         settings = Settings()
         intake = ServiceMetrics("intake")
@@ -90,6 +69,7 @@ def build_registries() -> dict[str, CollectorRegistry]:
             "router": Router(settings).metrics.registry,
             "escalator": EscalatorService(settings).metrics.registry,
             "pager": PagerService(settings).metrics.registry,
+            "surge": SurgeService(settings).metrics.registry,
         }
 
     return asyncio.run(build())
@@ -119,22 +99,17 @@ def table(entries: list[Entry]) -> str:
 
 def rendered(text: str, entries: list[Entry]) -> str:
     """``text`` (docs/metrics.md) with both tables replaced."""
-    for start, end, body in (
-        (START, END, table(entries)),
-        (COMING_START, COMING_END, table(list(COMING))),
-    ):
-        pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-        if not pattern.search(text):
-            raise ValueError(f"{DOC.name}: markers {start} ... {end} missing")
-        replacement = f"{start}\n{body}\n{end}"
-        text = pattern.sub(lambda _, new=replacement: new, text)
-    return text
+    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"{DOC.name}: markers {START} ... {END} missing")
+    replacement = f"{START}\n{table(entries)}\n{END}"
+    return pattern.sub(lambda _: replacement, text)
 
 
 def known_names(entries: list[Entry]) -> set[str]:
     """Every series name a query may use: counters' and histograms' sample names too."""
     names: set[str] = set()
-    for e in [*entries, *COMING]:
+    for e in entries:
         names.add(e.name)
         if e.type == "histogram":
             names |= {f"{e.name}_bucket", f"{e.name}_sum", f"{e.name}_count"}
@@ -156,4 +131,4 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     raise SystemExit(main())
 
-__all__ = ["COMING", "Entry", "build_registries", "catalog", "known_names", "rendered", "table"]
+__all__ = ["Entry", "build_registries", "catalog", "known_names", "rendered", "table"]

@@ -29,7 +29,6 @@ from .manifests import (
 from .test_dockerfile import final_stage
 
 BASE_SERVICES = sorted(service_name(w) for w in workloads(render("base")).values())
-"""Deployed ahead of their code, which lands separately: checked once it is here."""
 
 
 def cli_services() -> set[str]:
