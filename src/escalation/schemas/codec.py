@@ -15,6 +15,7 @@ from .contact import ContactEvent
 from .escalation import EscalationEvent
 from .page import PageRequest
 from .routed import RoutedContact
+from .silence import SilenceBody, SilenceRecord
 from .state import Assignment, IssueState
 from .tick import Tick
 from .timeline import Timeline
@@ -204,3 +205,11 @@ def decode_timeline(data: bytes) -> Timeline:
 
 def decode_assignment(data: bytes) -> Assignment:
     return decode(Assignment, data)
+
+
+def decode_silence_body(data: bytes) -> SilenceBody:
+    return decode(SilenceBody, data)
+
+
+def decode_silence_record(data: bytes) -> SilenceRecord:
+    return decode(SilenceRecord, data)

@@ -15,6 +15,7 @@ from .contact import ContactEvent
 from .escalation import EscalationEvent
 from .page import PageRequest, WebhookPage
 from .routed import RoutedContact
+from .silence import SilenceBody, SilenceRecord
 from .tick import Tick
 from .timeline import EscalationList, EscalationView
 
@@ -31,6 +32,8 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "tick.v1": Tick,
     "escalation-view.v1": EscalationView,
     "escalation-list.v1": EscalationList,
+    "silence.v1": SilenceRecord,
+    "silence-body.v1": SilenceBody,
 }
 
 

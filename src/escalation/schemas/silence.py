@@ -7,9 +7,9 @@ escalation lacks counts as the empty string (so ``product!=""`` means "has a pro
 They are written as a string (``'category=~"hvac(\\..*)?"'``) or as a mapping
 (``{name: category, op: "=~", value: "hvac(\\..*)?"}``).
 
-A silence is created by one record and ended by a later one (expired): both travel on
-the controls topic, which every escalator worker reads whole, so a silence is known to
-every worker whichever partition its escalations live in.
+A silence is created by one record and ended by a later one of the same id (expired):
+both travel on the controls topic, which every escalator worker reads whole, so a
+silence is known to every worker whichever partition its escalations live in.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from .base import Identifier, Text, Timestamp, WireModel
 
 Op = Literal["=", "!=", "=~", "!~"]
-MODES = ("wait", "drop")
 SilenceMode = Literal["wait", "drop"]
 """wait: the pages go out when the silence ends (if still due); drop: they never do."""
 
@@ -150,19 +149,18 @@ class Silence(WireModel):
         return self
 
 
-class SilenceCreated(WireModel):
-    type: Literal["silence.created"] = "silence.created"
-    silence: Silence
+class SilenceRecord(WireModel):
+    """A silence on ``escalation.controls.v1``, keyed by its id: the latest record of an id
+    is its state (the topic is compacted in production).
 
+    The envelope (``id``, ``kind``, ``active``, ``at``) is the one every entry of the
+    controls broadcast has; ``active: false`` expires the silence, whose ``ends_at`` is
+    then the moment it was expired (if that came first).
+    """
 
-class SilenceExpired(WireModel):
-    """Ends a silence early: from ``at`` on, its pages go out (wait) or are paged again."""
-
-    type: Literal["silence.expired"] = "silence.expired"
     id: Identifier
-    at: Timestamp
-    by: str | None = Field(default=None, max_length=160)
-
-
-SilenceControl = Annotated[SilenceCreated | SilenceExpired, Field(discriminator="type")]
-"""A silence record on ``escalation.controls.v1``."""
+    kind: Literal["silence"] = "silence"
+    active: bool
+    at: Timestamp = Field(description="when this record was made (created or expired)")
+    silence: Silence
+    expired_by: str | None = Field(default=None, max_length=160)

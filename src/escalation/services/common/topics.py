@@ -11,6 +11,9 @@ COMMANDS = "escalation.commands.v1"
 PAGES = "pages.v1"
 TICKS = "escalation.ticks.v1"
 """Timer ticks: the escalator's scanner to its own agent, on the issue's partition."""
+CONTROLS = "escalation.controls.v1"
+"""Broadcast, keyed by id (compacted): silences (and open surges), read whole by every
+escalator worker and by intake."""
 
 ROUTER_APP = "escalation-router"
 ESCALATOR_APP = "escalation-escalator"
@@ -50,6 +53,7 @@ def catalogue(partitions: int) -> list[TopicSpec]:
     data = [CONTACTS, ROUTED, ESCALATIONS, COMMANDS, PAGES, TICKS]
     specs = [TopicSpec(name, partitions) for name in data]
     specs += [TopicSpec(dlq_of(name), partitions) for name in data]
+    specs += [TopicSpec(CONTROLS, partitions, compacted=True)]
     specs += [
         TopicSpec(changelog_of(ESCALATOR_APP, ISSUES_TABLE), partitions, compacted=True),
         TopicSpec(changelog_of(ESCALATOR_APP, TIMELINES_TABLE), partitions, compacted=True),
