@@ -19,11 +19,16 @@ EscalationType = Literal[
     "followup_due",
     "page.delivered",
     "page.failed",
+    "page.held",
+    "page.released",
+    "page.dropped",
 ]
 """The escalator writes the lifecycle (opened ... followup_due); the pager writes what
 became of each page: ``page.delivered`` per target that took it, ``page.failed`` per
 target that could not, and ``paged`` once a trigger page reached its first target, so
-``paged`` means someone got it (docs/contract.md#escalation-event)."""
+``paged`` means someone got it (docs/contract.md#escalation-event). The escalator writes
+``page.held`` for a page a silence or quiet hours hold back, ``page.released`` when it
+goes out after all, and ``page.dropped`` when it never will."""
 PAGER_TYPES = frozenset({"paged", "page.delivered", "page.failed"})
 ResolveCause = Literal["defect", "usage", "expectation", "other"]
 """Why the issue happened, as the owner judged at resolution: the product failed (defect),
@@ -67,4 +72,10 @@ class EscalationEvent(WireModel):
     )
     fallback_for: Name | None = Field(
         default=None, description="page.*: the target this one stood in for"
+    )
+    silence_id: str | None = Field(
+        default=None, description="page.held, page.dropped: the silence (none: quiet hours)"
+    )
+    held_until: Timestamp | None = Field(
+        default=None, description="page.held: when it is checked again"
     )

@@ -87,6 +87,8 @@ def _new_state(contact: ContactEvent, routing: Routing) -> IssueState:
         resolved_at=None,
         version=0,
         snapshot=None,
+        urgency=None,
+        hold=None,
     )
 
 
