@@ -33,10 +33,14 @@ from escalation.schemas import (
     parse_escalation_id,
 )
 from escalation.schemas.state import ACTIVE, IssueState
+from escalation.schemas.surge import SurgeEvent
 from escalation.services.common.changelog_store import PartitionStore
+from escalation.services.escalator.inhibit import inhibit
 from escalation.services.escalator.rules import Decision, decide_command, decide_contact
+from escalation.services.escalator.surges import decide_surge
 from escalation.services.escalator.timers import decide_tick, next_due, tick_for
 from escalation.services.router.ownership import Ownership
+from escalation.surge_replay import SurgeReplay
 
 PARTITION = 0
 """Replay holds every issue in one partition, as a single live router partition does."""
@@ -108,6 +112,7 @@ class Simulation:
         """(due, order, issue key, state version): the scanner's view, as a heap."""
         self.order = count()
         self.tally = Tally()
+        self.surges = SurgeReplay(loaded)
         self.fed = 0
         self.swept: datetime | None = None
 
@@ -122,7 +127,9 @@ class Simulation:
             return Outcome(decision.routing, duplicate=True)
         self.ownership.record(PARTITION, key, decision)
         escalation = decide_contact(self.issues.get(key), event, decision.routing, now, self.roster)
+        escalation = self._inhibited(escalation, now, event)
         self._keep(key, escalation.state)
+        self._surged(self.surges.report(event, decision.routing.route, now), now)
         raised = [e.reason for e in escalation.escalations if e.type in ("opened", "reopened")]
         triggers = sum(p.action == "trigger" for p in escalation.pages)
         outcome = Outcome(decision.routing, raised, triggers)
@@ -154,8 +161,42 @@ class Simulation:
             if tick is None:
                 continue
             decision = decide_tick(state, tick, tick.due, self.roster)
+            decision = self._inhibited(decision, tick.due)
             self._keep(key, decision.state)
             self.tally.effects(decision)
+        self._surged(self.surges.due(now), now)
+
+    def _inhibited(
+        self, decision: Decision, now: datetime, contact: ContactEvent | None = None
+    ) -> Decision:
+        """As a live escalator worker holding the same controls would decide."""
+        decision = inhibit(decision, self.surges.controls, now, self.roster, contact)
+        state = decision.state
+        held = sum(
+            r.type == "held" and r.reason.startswith("surge.held") for r in decision.escalations
+        )
+        if held and state is not None and state.surge is not None:
+            self.surges.held(state.surge.id, held)
+        return decision
+
+    def _surged(self, events: list[SurgeEvent], now: datetime) -> None:
+        """Each surge record through the escalator; a close releases the issues it held."""
+        for event in events:
+            key = issue_state_key(event.customer_id, event.issue_id)
+            decision = decide_surge(self.issues.get(key), event, event.at, self.roster)
+            self._keep(key, decision.state)
+            self.tally.effects(decision)
+            if event.type != "surge.closed":
+                continue
+            for held_key, state in list(self.issues.items()):
+                if (
+                    state.surge is not None
+                    and state.surge.held
+                    and state.surge.id == event.surge_id
+                ):
+                    released = self._inhibited(Decision(state), event.at)
+                    self._keep(held_key, released.state)
+                    self.tally.effects(released)
 
     def _keep(self, key: bytes, state: IssueState | None) -> None:
         if state is None:

@@ -38,12 +38,12 @@ def test_demo_prints_signed_pages_and_stops_cleanly_on_ctrl_c():
     try:
         text = lambda: "\n".join(lines)  # noqa: E731
 
-        def two_pages() -> bool:
+        def three_pages() -> bool:
             assert process.poll() is None, f"the stack exited early:\n{text()}"
-            return text().count("PAGE [escalation.paged]") >= 2
+            return text().count("PAGE [escalation.paged]") >= 3
 
         try:
-            eventually(two_pages, "two demo pages", 90)
+            eventually(three_pages, "three demo pages", 90)
         except AssertionError as exc:
             raise AssertionError(f"{exc}; output so far:\n{text()}") from None
         output = text()
@@ -52,12 +52,15 @@ def test_demo_prints_signed_pages_and_stops_cleanly_on_ctrl_c():
         assert "customer: C-2001 (vip)" in output
         assert "why:      repeat.contacts: 3 contacts within 72h" in output  # the AC
         assert "customer: C-1042 (standard)" in output
+        # Four customers, one water heater: one surge page for product quality.
+        assert "why:      surge.opened: 4 customers reported product WH-50" in output
+        assert "affected: 4 customers, 4 issues: C-3101, C-3102, C-3103, C-3104" in output
     finally:
         process.send_signal(signal.SIGINT)
         code = process.wait(60)
         reader.join(5)
     assert code == 0, "\n".join(lines[-30:])
     assert lines[-1] == "stopped; no process left behind"
-    ports = [base + offset for offset in (0, 1, 2, 3, 4, 12)]
+    ports = [base + offset for offset in (0, 1, 2, 3, 4, 5, 12)]
     assert [p for p in ports if listening(p)] == []
-    assert "\n".join(lines).count("PAGE [escalation.paged]") == 2
+    assert "\n".join(lines).count("PAGE [escalation.paged]") == 3

@@ -18,7 +18,7 @@ def run(capsys, *argv) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_demo_history_replays_to_two_escalations_and_the_vip_ladder(capsys):
+def test_demo_history_replays_to_two_escalations_a_surge_and_the_vip_ladder(capsys):
     code, out, _ = run(capsys, EXAMPLE, DEMO, "--json")
     report = json.loads(out)
     assert code == 0
@@ -28,10 +28,15 @@ def test_demo_history_replays_to_two_escalations_and_the_vip_ladder(capsys):
     assert report["by"]["reason"] == {
         "ladder.ack_timeout": {"contacts": 0, "escalations": 2, "pages": 2},
         "repeat.contacts": {"contacts": 0, "escalations": 1, "pages": 1},
+        "surge.opened": {"contacts": 0, "escalations": 1, "pages": 1},
         "urgency.critical": {"contacts": 0, "escalations": 1, "pages": 1},
     }
+    # Four customers report the same water heater: one surge for product quality.
+    (surge,) = report["surges"]
+    assert (surge["rule"], surge["value"], surge["customers"]) == ("water-heaters", "WH-50", 4)
+    assert surge["named"] == ["C-3101", "C-3102", "C-3103", "C-3104"]
     assert report["by"]["level"] == {
-        "1": {"contacts": 0, "escalations": 2, "pages": 2},
+        "1": {"contacts": 0, "escalations": 3, "pages": 3},
         "2": {"contacts": 0, "escalations": 1, "pages": 1},
         "3": {"contacts": 0, "escalations": 1, "pages": 1},
     }

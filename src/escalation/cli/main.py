@@ -157,7 +157,7 @@ def parser() -> argparse.ArgumentParser:
         "--port-base",
         type=int,
         default=8080,
-        help="intake on N, router N+1, escalator N+2, pager N+3, sink N+4, broker N+12",
+        help="intake on N, router N+1, escalator N+2, pager N+3, sink N+4, surge N+5, broker N+12",
     )
     up.add_argument("--partitions", type=int, default=None)
     up.set_defaults(func=cmd_up)
@@ -167,6 +167,7 @@ def parser() -> argparse.ArgumentParser:
         ("router", "router (contacts.v1 -> contacts.routed.v1)"),
         ("escalator", "escalator stream service"),
         ("pager", "pager stream service"),
+        ("surge", "surge stream service (distinct customers per product)"),
         ("sink", "local page receiver"),
     ):
         s = sub.add_parser(name, help=f"run the {text} in the foreground")

@@ -177,6 +177,7 @@ def _report(
         "seconds": round(elapsed, 3),
         "by": _table(current.tally),
         "commands": _commands(current.tally),
+        "surges": [s.as_dict() for s in current.surges.surges.values()],
     }
     if against is not None:
         report["against"] = {
@@ -215,6 +216,7 @@ def _print(report: dict[str, Any]) -> None:
         for action, outcomes in report["commands"].items():
             said = ", ".join(f"{outcome} {n:,}" for outcome, n in outcomes.items())
             print(f"  {action:<24}{said}")
+    _print_surges(report["surges"])
     if "changes" in report:
         changes = report["changes"]
         print(
@@ -234,3 +236,17 @@ def _print(report: dict[str, Any]) -> None:
             )
         if len(changes) > SHOWN_CHANGES:
             print(f"  ... and {len(changes) - SHOWN_CHANGES:,} more (--json lists all)")
+
+
+def _print_surges(surges: list[dict[str, Any]]) -> None:
+    if not surges:
+        return
+    print("\nsurges:")
+    for surge in surges:
+        closed = surge["closed_at"] or "still open"
+        print(
+            f"  {surge['rule']} {surge['by']} {surge['value']}: {surge['customers']:,} customers, "
+            f"{surge['issues']:,} issues, {surge['held_pages']:,} page(s) held; "
+            f"opened {surge['opened_at']}, closed {closed} (baseline {surge['baseline']:g})"
+        )
+        print(f"    {', '.join(surge['named'])}")

@@ -17,8 +17,16 @@ from escalation.services.common.settings import Settings
 from escalation.services.common.supervisor import Child, Supervisor
 from escalation.services.pager.signing import new_secret
 
-SERVICES = ("sink", "pager", "escalator", "router", "intake")
-OFFSETS = {"intake": 0, "router": 1, "escalator": 2, "pager": 3, "sink": 4, "broker": 12}
+SERVICES = ("sink", "pager", "escalator", "surge", "router", "intake")
+OFFSETS = {
+    "intake": 0,
+    "router": 1,
+    "escalator": 2,
+    "pager": 3,
+    "sink": 4,
+    "surge": 5,
+    "broker": 12,
+}
 
 
 def _ports(base: int) -> dict[str, int]:
@@ -45,6 +53,7 @@ def child_env(
             "ESCALATION_ROUTER_PORT": str(ports["router"]),
             "ESCALATION_ESCALATOR_PORT": str(ports["escalator"]),
             "ESCALATION_PAGER_PORT": str(ports["pager"]),
+            "ESCALATION_SURGE_PORT": str(ports["surge"]),
             "ESCALATION_SINK_PORT": str(ports["sink"]),
             "ESCALATION_SINK_SECRET": secret,
             "ESCALATION_TARGET_SINK_URL": sink_url,

@@ -19,6 +19,7 @@ from .match import REGEX_FIELDS
 from .model import TARGET_TYPES, LoadedPolicy, Override, Policy, PolicyError, Route
 from .schedule import coverage_gaps
 from .silencing import silencing_errors, silencing_warnings
+from .surges import surge_errors
 from .targets import file_errors as target_errors
 
 
@@ -104,6 +105,7 @@ def _cross_references(policy: Policy) -> list[str]:
             "(no match conditions, no continue)"
         )
     errors += escalation_errors(policy)
+    errors += surge_errors(policy)
     errors += target_errors(policy)
     errors += silencing_errors(policy)
     errors += [f"holidays: {p}" for p in HolidayCalendar(policy.holidays).check()]

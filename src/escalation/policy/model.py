@@ -370,6 +370,52 @@ class Route(PolicyModel):
         return self
 
 
+class SurgeRule(PolicyModel):
+    """Many customers, one product: one incident for a team (docs/policy.md#surges)."""
+
+    name: Id
+    match: Match = Field(
+        default_factory=Match, description="which contacts count (the route matchers)"
+    )
+    routes: list[Id] | None = Field(
+        default=None, description="count only contacts the router sent down these routes"
+    )
+    by: Literal["product", "category"] = Field(
+        default="product", description="what is counted per: the product, or the category"
+    )
+    team: Id = Field(description="the team that owns the surge")
+    owner: Id | None = Field(
+        default=None, description="who the surge pages first; default the team's most senior"
+    )
+    customers: int = Field(
+        ge=2, le=100_000, description="distinct customers within the window that open a surge"
+    )
+    window: Duration = Field(default=3600, description="the sliding window customers count in")
+    ratio: float = Field(
+        default=3.0,
+        ge=1.0,
+        le=1000.0,
+        description="and at least this many times the product's own baseline per window",
+    )
+    baseline_half_life: Duration = Field(
+        default=7 * 86400, description="how fast the baseline forgets (a moving average)"
+    )
+    close_after: Duration | None = Field(
+        default=None, description="closes when no new customer reports this long (default: window)"
+    )
+    exempt: list[Literal["critical", "vip"]] = Field(
+        default_factory=lambda: ["critical", "vip"],
+        description="issues whose pages go out during a surge: critical contacts, VIP customers",
+    )
+    on_close: Literal["release", "resolve"] = Field(
+        default="release",
+        description="what closing does to the issues it held: page them now, or resolve them",
+    )
+    escalation: Escalation | None = Field(
+        default=None, description="the surge's ladder; fields named override the top level"
+    )
+
+
 class Ownership(PolicyModel):
     release_after: Duration = Field(
         default=14 * 86400,
@@ -474,6 +520,7 @@ class Policy(PolicyModel):
     silences: list[FileSilence] = Field(default_factory=list)
     maintenance: list[Maintenance] = Field(default_factory=list)
     quiet_hours: QuietHours | None = None
+    surges: list[SurgeRule] = Field(default_factory=list, description="docs/policy.md#surges")
 
 
 class PolicyError(Exception):

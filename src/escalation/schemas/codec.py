@@ -17,6 +17,8 @@ from .page import PageRequest
 from .routed import RoutedContact
 from .silence import SilenceBody, SilenceRecord
 from .state import Assignment, IssueState
+from .surge import Control, ProductSignal, SurgeEvent
+from .surge_state import ProductState
 from .tick import Tick
 from .timeline import Timeline
 
@@ -213,3 +215,19 @@ def decode_silence_body(data: bytes) -> SilenceBody:
 
 def decode_silence_record(data: bytes) -> SilenceRecord:
     return decode(SilenceRecord, data)
+
+
+def decode_product_signal(data: bytes) -> ProductSignal:
+    return decode(ProductSignal, data)  # type: ignore[arg-type]
+
+
+def decode_product_state(data: bytes) -> ProductState:
+    return decode(ProductState, data)
+
+
+def decode_surge(data: bytes) -> SurgeEvent:
+    return decode(SurgeEvent, data)
+
+
+def decode_control(data: bytes) -> Control:
+    return decode(Control, data)

@@ -22,13 +22,19 @@ EscalationType = Literal[
     "page.held",
     "page.released",
     "page.dropped",
+    "held",
+    "released",
+    "updated",
 ]
 """The escalator writes the lifecycle (opened ... followup_due); the pager writes what
 became of each page: ``page.delivered`` per target that took it, ``page.failed`` per
 target that could not, and ``paged`` once a trigger page reached its first target, so
-``paged`` means someone got it (docs/contract.md#escalation-event). The escalator writes
-``page.held`` for a page a silence or quiet hours hold back, ``page.released`` when it
-goes out after all, and ``page.dropped`` when it never will."""
+``paged`` means someone got it (docs/contract.md#escalation-event). A surge adds
+``held`` (a page of a covered issue held back while the surge is open), ``released``
+(the surge closed: the issue pages again) and ``updated`` (the surge's own escalation:
+more customers). A silence or quiet hours add ``page.held`` (a page held back, with the
+silence id), ``page.released`` (it goes out after all) and ``page.dropped`` (it never
+will)."""
 PAGER_TYPES = frozenset({"paged", "page.delivered", "page.failed"})
 ResolveCause = Literal["defect", "usage", "expectation", "other"]
 """Why the issue happened, as the owner judged at resolution: the product failed (defect),

@@ -16,6 +16,7 @@ from .escalation import EscalationEvent
 from .page import PageRequest, WebhookPage
 from .routed import RoutedContact
 from .silence import SilenceBody, SilenceRecord
+from .surge import Control, ProductReport, SurgeEvent
 from .tick import Tick
 from .timeline import EscalationList, EscalationView
 
@@ -34,6 +35,9 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "escalation-list.v1": EscalationList,
     "silence.v1": SilenceRecord,
     "silence-body.v1": SilenceBody,
+    "product-report.v1": ProductReport,
+    "surge.v1": SurgeEvent,
+    "control.v1": Control,
 }
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from .affected import Affected
 from .base import Name, Timestamp, WireModel
 from .contact import Tier
 
@@ -59,6 +60,9 @@ class PageRequest(WireModel):
     notified: list[Name] | None = Field(
         default=None, description="trigger: the people this level pages, when the policy names them"
     )
+    affected: Affected | None = Field(
+        default=None, description="a surge's page: the customers and issues it covers"
+    )
 
 
 class PageCustomer(WireModel):
@@ -90,6 +94,9 @@ class WebhookPage(WireModel):
     created_at: Timestamp
     ack_url: str = Field(description="POST here to acknowledge the escalation")
     resolve_url: str = Field(description="POST here to resolve the escalation")
+    affected: Affected | None = Field(
+        default=None, description="a surge's page: the customers and issues it covers"
+    )
 
 
 def page_id_for(escalation_id: str, level: int, action: str, cycle: int = 0, loop: int = 0) -> str:

@@ -13,6 +13,7 @@ from typing import Annotated, Literal, NamedTuple
 
 from pydantic import ConfigDict, Field, PlainSerializer
 
+from .affected import Affected, SurgeLink
 from .base import Timestamp, WireModel
 from .contact import Urgency
 from .page import PageRequest
@@ -141,6 +142,12 @@ class IssueState(WireModel):
         default=None, description="the highest urgency of the escalation's contacts"
     )
     hold: Hold | None = Field(default=None, description="the page held back, if any")
+    surge: SurgeLink | None = Field(
+        default=None, description="the surge covering the issue, and whether it holds its pages"
+    )
+    affected: Affected | None = Field(
+        default=None, description="a surge's own escalation: whom it covers"
+    )
 
 
 class Assignment(WireModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from .affected import Affected, SurgeLink
 from .base import Timestamp, WireModel
 from .escalation import EscalationType, ResolveCause
 from .state import EscalationStatus
@@ -77,6 +78,10 @@ class EscalationView(WireModel):
         default=None, description="every record, oldest first (the single-escalation view)"
     )
     timeline_dropped: int | None = None
+    surge: SurgeLink | None = Field(
+        default=None, description="the surge covering the issue; held: its pages wait"
+    )
+    affected: Affected | None = Field(default=None, description="a surge: whom it covers")
 
 
 class EscalationList(WireModel):

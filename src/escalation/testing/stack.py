@@ -88,12 +88,12 @@ class Stack:
         return f"127.0.0.1:{self.base + 12}"
 
     def web(self, service: str) -> str:
-        offset = {"router": 1, "escalator": 2, "pager": 3, "sink": 4}[service]
+        offset = {"router": 1, "escalator": 2, "pager": 3, "sink": 4, "surge": 5}[service]
         return f"http://127.0.0.1:{self.base + offset}"
 
     @property
     def ports(self) -> list[int]:
-        return [self.base + offset for offset in (0, 1, 2, 3, 4, 12)]
+        return [self.base + offset for offset in (0, 1, 2, 3, 4, 5, 12)]
 
     def pages(self, **match: Any) -> list[dict[str, Any]]:
         """Accepted pages (each once, with its ``deliveries`` count) matching ``match``."""

@@ -39,6 +39,7 @@ FIELDS = {
     "created_at",
     "ack_url",
     "resolve_url",
+    "affected",
 }
 
 

@@ -165,6 +165,7 @@ class Settings(BaseSettings):
     router_port: int = 8081
     escalator_port: int = 8082
     pager_port: int = 8083
+    surge_port: int = 8085
     web_host: str = "127.0.0.1"
     data_dir: Path = Path(".escalation")
     store: str = "memory://"

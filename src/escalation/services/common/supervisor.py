@@ -86,7 +86,7 @@ class Supervisor:
             if not await self._await_ready(children, started):
                 return 1
             self.say(f"intake    {intake_url}/v1/contacts")
-            for name in ("router", "escalator", "pager"):
+            for name in ("router", "escalator", "pager", "surge"):
                 self.say(f"{name:<9} http://127.0.0.1:{ports[name]}/metrics")
             self.say(f"pages     http://127.0.0.1:{ports['sink']}/pages   logs: {self.log_dir}")
             self.say(f"ready in {time.monotonic() - started:.1f}s; Ctrl-C stops everything")

@@ -16,6 +16,7 @@ whoever is on call when it fires. The query API (``query.py``) is served on its 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -25,10 +26,18 @@ from faust.types import EventT
 
 from escalation.policy import PolicyRoster
 from escalation.policy.reload import Derived, PolicyHolder
-from escalation.schemas import PageRequest, Routing, codec, issue_state_key, parse_escalation_id
+from escalation.schemas import (
+    PageRequest,
+    Routing,
+    Tick,
+    codec,
+    issue_state_key,
+    parse_escalation_id,
+)
 from escalation.schemas.page import ROUTING_REASONS_SHOWN
 from escalation.schemas.state import IssueState
 from escalation.services.common import crashpoints
+from escalation.services.common.controls import ControlsReader, ControlsView
 from escalation.services.common.http import HttpApp
 from escalation.services.common.policy_watch import PolicyWatcher
 from escalation.services.common.settings import Settings
@@ -40,6 +49,7 @@ from escalation.services.common.topics import (
     ISSUES_TABLE,
     PAGES,
     ROUTED,
+    SURGES,
     TICKS,
     TIMELINES_TABLE,
     changelog_of,
@@ -47,10 +57,12 @@ from escalation.services.common.topics import (
 
 from .due import Due, DueIndex
 from .holdings import Holdings
+from .inhibit import inhibit
 from .metrics import EscalatorMetrics
 from .query import Query
 from .rules import Decision, decide_command, decide_contact
 from .scanner import TickScanner
+from .surges import decide_surge
 from .timeline import appended
 from .timers import decide_tick
 
@@ -71,7 +83,12 @@ class EscalatorService(StreamService):
         self.timelines = self.bytes_table(TIMELINES_TABLE)
         self.timers = DueIndex()
         self.timers_ready = False
-        self.engine = EscalatorMetrics(self.metrics.registry, lambda: len(self.timers))
+        self.controls = ControlsView()  # open surges, read whole by every worker
+        self.engine = EscalatorMetrics(
+            self.metrics.registry,
+            lambda: len(self.timers),
+            lambda: len(self.controls.active("surge")),
+        )
         self.holdings = Holdings(
             self.issues,
             self.timelines,
@@ -83,17 +100,21 @@ class EscalatorService(StreamService):
         self.scanner = TickScanner(
             self.timers, self._settled, self._send_tick, settings.escalator_tick_idle_seconds
         )
-        self.inputs = self.topic(ROUTED, COMMANDS, TICKS)
+        self.controls_reader = ControlsReader(settings, self.controls)
+        self.controls.listeners.append(self._control_changed)
+        self._releases: set[asyncio.Future[None]] = set()
+        self.inputs = self.topic(ROUTED, COMMANDS, TICKS, SURGES)
         self.escalations_out = self.topic(ESCALATIONS)
         self.pages_out = self.topic(PAGES)
         self.ticks_out = self.topic(TICKS)
         self.consume(self.inputs, "escalate", self.handle)
         # Ready once assigned, recovered, and the deadlines read back: one reason at a time.
-        self.ready_checks = [self._unsettled]
+        self.ready_checks = [self._unsettled, self.controls_reader.ready]
         self.issues.on_recover(self._rebuild_timers)
         self.app.on_partitions_revoked.connect(self._revoked)
         self.app.service(PolicyWatcher(self.holder))
         self.app.service(self.scanner)
+        self.app.service(self.controls_reader)
 
     async def handle(self, event: EventT) -> None:
         now = datetime.now(UTC)
@@ -104,6 +125,7 @@ class EscalatorService(StreamService):
             key = issue_state_key(tick.customer_id, tick.issue_id)
             before = self._load(key)
             decision = decide_tick(before, tick, now, roster)
+            decision = inhibit(decision, self.controls.controls, now, roster)
             kind = "tick"
         elif topic == COMMANDS:
             command = codec.decode_command(event.message.value)
@@ -121,11 +143,18 @@ class EscalatorService(StreamService):
                     escalation_id=command.escalation_id,
                     command_id=command.command_id,
                 )
+        elif topic == SURGES:
+            surge = codec.decode_surge(event.message.value)
+            key = issue_state_key(surge.customer_id, surge.issue_id)
+            before = self._load(key)
+            decision = decide_surge(before, surge, now, roster)
+            kind = "surge"
         else:
             routed = codec.decode_routed(event.message.value)
             key = issue_state_key(routed.customer.id, routed.issue_id)
             before = self._load(key)
             decision = decide_contact(before, routed, routed.routing, now, roster)
+            decision = inhibit(decision, self.controls.controls, now, roster, routed)
             decision.pages = [with_routing(p, routed.routing) for p in decision.pages]
             kind = "contact"
         self.engine.outcomes.labels(kind, decision.outcome).inc()
@@ -214,6 +243,22 @@ class EscalatorService(StreamService):
         await sent  # the broker's ack: a tick not taken is tried again (scanner.py)
         self.engine.ticks_sent.inc()
         self.metrics.produced.labels(TICKS).inc()
+
+    def _control_changed(self, control: Any) -> None:
+        """A surge closed: tick each issue it held here, so the release happens now."""
+        if control.active or not self._settled():
+            return
+        for key, partition, state in self.holdings.held_states():
+            if state.surge is not None and state.surge.held and state.surge.id == control.id:
+                tick = Tick(
+                    customer_id=state.customer_id,
+                    issue_id=state.issue_id,
+                    version=state.version,
+                    due=control.at,
+                )
+                task = asyncio.ensure_future(self._send_tick(Due(key, partition, tick)))
+                self._releases.add(task)  # a send that fails leaves it to the next input
+                task.add_done_callback(self._releases.discard)
 
     async def _recovered(self, event: EventT) -> None:
         """Table recovery read this key's state from a changelog partition: remember which."""

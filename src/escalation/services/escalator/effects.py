@@ -89,6 +89,7 @@ def page(
         targets=targets,
         created_at=now,
         notified=notified or None,
+        affected=state.affected,
     )
 
 

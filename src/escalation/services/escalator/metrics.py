@@ -8,7 +8,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class EscalatorMetrics:
-    def __init__(self, registry: CollectorRegistry, pending: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        pending: Callable[[], int],
+        surges: Callable[[], int] = lambda: 0,
+    ) -> None:
         self.outcomes = Counter(
             "escalation_escalator_outcomes_total",
             "What each input did to its issue (input: contact, command, tick); a command "
@@ -45,3 +50,9 @@ class EscalatorMetrics:
             registry=registry,
             buckets=(0.001, 0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60),
         )
+        open_surges = Gauge(
+            "escalation_escalator_surges_open",
+            "Open surges in this worker's controls view: their products' pages are held.",
+            registry=registry,
+        )
+        open_surges.set_function(surges)

@@ -81,6 +81,8 @@ def view(state: IssueState, timeline: Timeline | None = None, full: bool = False
         deadlines=deadlines_of(state),
         timeline=(kept.entries if kept else []) if full else None,
         timeline_dropped=(kept.dropped if kept else 0) if full else None,
+        surge=state.surge,
+        affected=state.affected,
     )
 
 

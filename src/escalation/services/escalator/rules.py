@@ -48,6 +48,7 @@ _RESET = {
     "eta": None,
     "deadline": None,
     "deadline_due": None,
+    "surge": None,
 }
 """A new episode after the reopen window: the old escalation's contacts no longer count."""
 
@@ -89,6 +90,8 @@ def _new_state(contact: ContactEvent, routing: Routing) -> IssueState:
         snapshot=None,
         urgency=None,
         hold=None,
+        surge=None,
+        affected=None,
     )
 
 

@@ -43,6 +43,12 @@ def render(page: WebhookPage) -> str:
     ]
     if page.summary:
         lines.append(f"  summary:  {page.summary}")
+    if page.affected is not None:
+        affected = page.affected
+        lines.append(
+            f"  affected: {affected.customer_count} customers, {affected.issue_count} issues: "
+            + ", ".join(affected.customers)
+        )
     lines.append(f"  ack:      {page.ack_url}")
     return "\n".join(lines)
 

@@ -38,6 +38,7 @@ def payload(page: PageRequest, links: Links, target_id: str) -> WebhookPage:
         created_at=page.created_at,
         ack_url=links.ack(page, target_id),
         resolve_url=links.resolve(page, target_id),
+        affected=page.affected,
     )
 
 

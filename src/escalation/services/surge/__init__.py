@@ -1,0 +1,1 @@
+"""Surge service: counts distinct customers per product and opens one incident for many."""
