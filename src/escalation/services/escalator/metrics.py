@@ -13,6 +13,7 @@ class EscalatorMetrics:
         registry: CollectorRegistry,
         pending: Callable[[], int],
         surges: Callable[[], int] = lambda: 0,
+        silences: Callable[[], int] = lambda: 0,
     ) -> None:
         self.outcomes = Counter(
             "escalation_escalator_outcomes_total",
@@ -56,3 +57,9 @@ class EscalatorMetrics:
             registry=registry,
         )
         open_surges.set_function(surges)
+        active_silences = Gauge(
+            "escalation_escalator_silences_active",
+            "Silences made through the API in force now, in this worker's controls view.",
+            registry=registry,
+        )
+        active_silences.set_function(silences)
