@@ -228,3 +228,12 @@ def test_the_timeline_shows_the_held_page_with_its_silence() -> None:
         ("page.released", None, page_id),
         ("paged", None, page_id),
     ]
+
+
+def test_a_held_page_is_kept_small_in_the_state() -> None:
+    issue = Held([silence("sil_recall", "product=AC-3000", end=T0 + hours(2))])
+    issue.contact(routed(urgency="critical", summary="x" * 4000))
+    kept = issue.state.hold.page
+    assert len(kept.summary) == 280
+    issue.run_until(T0 + hours(2))
+    assert issue.pages[0].page_id == kept.page_id

@@ -28,7 +28,7 @@ from escalation.policy.quiet import URGENCY_RANK, QuietRules
 from escalation.policy.silences import silenced_by
 from escalation.schemas import ContactEvent, EscalationEvent, PageRequest
 from escalation.schemas.silence import Silence
-from escalation.schemas.state import PAGING, Hold, IssueState
+from escalation.schemas.state import PAGING, SUMMARY_LIMIT, Hold, IssueState
 
 from .effects import Decision, record
 
@@ -106,9 +106,29 @@ class _Pass:
             since = self.now
         why = f"silence {silence_id}" if silence_id else "quiet hours"
         reason = f"held by {why} until {until.astimezone(UTC).isoformat()}"
-        self.hold = Hold(page=page, reason=reason, silence_id=silence_id, until=until, since=since)
+        kept = _bounded(page)
+        self.hold = Hold(page=kept, reason=reason, silence_id=silence_id, until=until, since=since)
         cause = f"hold.{int(until.timestamp())}" if again else "hold"
         self.note("page.held", page, reason, cause, silence_id=silence_id, held_until=until)
+
+
+REASONS_KEPT = 5
+
+
+def _bounded(page: PageRequest) -> PageRequest:
+    """The page as the state keeps it: the state is rewritten by every contact, so the
+    summary is cut as the state's own is, and only the last routing reasons (the owner's
+    choice) are kept; the page id, and so the receivers' dedup, stays the same."""
+    summary = page.summary
+    reasons = page.routing_reasons
+    return page.model_copy(
+        update={
+            "summary": summary[:SUMMARY_LIMIT] if summary else summary,
+            "routing_reasons": [r[:SUMMARY_LIMIT] for r in reasons[-REASONS_KEPT:]]
+            if reasons
+            else reasons,
+        }
+    )
 
 
 def _urgency(before: IssueState | None, state: IssueState, contact: ContactEvent | None) -> str:
