@@ -7,7 +7,7 @@ zone whose wall clock counts, so decisions can be replayed and tested.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays as public_holidays
@@ -104,3 +104,29 @@ def business_hours(
     if not in_hours(policy_hours, moment, zone):
         return False
     return not calendar.is_holiday(local_time(moment, zone).date())
+
+
+def wall_instant(local: datetime, zone: ZoneInfo, *, later: bool = False) -> datetime:
+    """The instant a naive wall-clock time in ``zone`` names, across daylight-saving changes.
+
+    A time the clock skips (02:30 on a spring-forward night) names the moment the clock
+    jumps (03:00 new time): a window starting in the gap starts as soon as it can. A time
+    the clock shows twice (01:30 on a fall-back night) names its first showing, or its
+    second with ``later`` (for a window's end, so the window holds every such time).
+    """
+    chosen = local.replace(tzinfo=zone, fold=1 if later else 0)
+    utc = chosen.astimezone(UTC)
+    if utc.astimezone(zone).replace(tzinfo=None) == local:
+        return utc.astimezone(zone)
+    # In the gap: the two folds use the offsets either side of the jump, which lies
+    # between them; bisect for the first instant whose wall clock is at or past ``local``.
+    low = local.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    high = local.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    low, high = min(low, high), max(low, high)
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if middle.astimezone(zone).replace(tzinfo=None) >= local:
+            high = middle
+        else:
+            low = middle
+    return high.replace(microsecond=0).astimezone(zone)

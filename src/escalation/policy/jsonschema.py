@@ -14,6 +14,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
 from escalation.schemas.jsonschema import SCHEMA_DIR
+from escalation.schemas.silence import matcher_from_text
 
 from .model import Policy, _authority, _clock, parse_duration
 
@@ -50,6 +51,9 @@ class _PolicySchema(GenerateJsonSchema):
         if function is _authority:
             number = {"type": "integer", "minimum": 0, "maximum": 10}
             return {"anyOf": [number, self.generate_inner(schema["schema"])]}
+        if function is matcher_from_text:
+            text = {"type": "string", "description": "e.g. 'product=x', 'category=~\"hvac.*\"'"}
+            return {"anyOf": [text, self.generate_inner(schema["schema"])]}
         return super().function_before_schema(schema)
 
 

@@ -18,6 +18,7 @@ from .ical import load_ical_overrides
 from .match import REGEX_FIELDS
 from .model import TARGET_TYPES, LoadedPolicy, Override, Policy, PolicyError, Route
 from .schedule import coverage_gaps
+from .silencing import silencing_errors, silencing_warnings
 from .surges import surge_errors
 from .targets import file_errors as target_errors
 
@@ -106,6 +107,7 @@ def _cross_references(policy: Policy) -> list[str]:
     errors += escalation_errors(policy)
     errors += surge_errors(policy)
     errors += target_errors(policy)
+    errors += silencing_errors(policy)
     errors += [f"holidays: {p}" for p in HolidayCalendar(policy.holidays).check()]
     return errors
 
@@ -191,7 +193,10 @@ def parse_policy(
         policy=policy,
         version=version,
         source=source,
-        warnings=warnings + escalation_warnings(policy) + coverage_warnings(policy, now),
+        warnings=warnings
+        + escalation_warnings(policy)
+        + coverage_warnings(policy, now)
+        + silencing_warnings(policy, now),
         ical_overrides=overrides,
     )
 

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from escalation.schemas.contact import Channel, Tier, Urgency
+from escalation.schemas.silence import Matchers, SilenceMode
 from escalation.schemas.state import LADDER_LIMIT, MARKS_LIMIT
 
 _DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
@@ -434,6 +435,76 @@ class Ownership(PolicyModel):
         return self
 
 
+class FileSilence(PolicyModel):
+    """A silence kept in the policy file: in force from ``starts_at`` until ``ends_at``."""
+
+    id: Id
+    matchers: Matchers = Field(description="'name=value', 'name!=value', 'name=~re', 'name!~re'")
+    starts_at: AwareDatetime | None = Field(default=None, description="default: always before")
+    ends_at: AwareDatetime
+    mode: SilenceMode = Field(default="wait", description="wait: pages go out when it ends")
+    comment: str | None = Field(default=None, max_length=1024)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FileSilence:
+        if self.starts_at is not None and self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class Maintenance(PolicyModel):
+    """A recurring silence: starting at ``start`` on ``days`` (or as ``cron`` says), local
+    to ``timezone``, until the wall-clock ``end`` or for ``duration`` of elapsed time."""
+
+    id: Id
+    matchers: Matchers
+    timezone: Zone | None = Field(default=None, description="defaults to the policy's")
+    days: list[Day] = Field(default_factory=lambda: list(DAYS))
+    start: Clock | None = Field(default=None, description='local time it starts, e.g. "22:00"')
+    cron: str | None = Field(
+        default=None, description="instead of days and start: 'minute hour day month weekday'"
+    )
+    end: Clock | None = Field(default=None, description="wall clock; at or before start: next day")
+    duration: Duration | None = Field(default=None, description="elapsed time instead of end")
+    mode: SilenceMode = "wait"
+    comment: str | None = Field(default=None, max_length=1024)
+
+    @model_validator(mode="after")
+    def _one_each(self) -> Maintenance:
+        if (self.start is None) == (self.cron is None):
+            raise ValueError("give either start (with days) or cron")
+        if (self.end is None) == (self.duration is None):
+            raise ValueError("give either end or duration")
+        return self
+
+
+class CustomerHours(PolicyModel):
+    hours: list[Hours] = Field(
+        default_factory=lambda: [Hours(days=list(DAYS), start=time(9, 0), end=time(20, 0))],
+        description="when customers may be contacted, in their own time zone",
+    )
+
+
+class QuietHours(PolicyModel):
+    """Pages of escalations below ``below`` urgency wait for their responder's working
+    hours; an escalation that reaches that urgency meanwhile pages at once."""
+
+    below: Literal["normal", "high"] = Field(
+        default="high", description="high: low and normal wait; normal: only low waits"
+    )
+    matchers: Matchers | None = Field(
+        default=None, description="only escalations every matcher matches (default: all)"
+    )
+    hours: list[Hours] | None = Field(
+        default=None,
+        description="working hours of responders without hours of their own (their zone); "
+        "unset: those responders always work",
+    )
+    customer: CustomerHours | None = Field(
+        default=None, description="customer-facing follow-ups wait for the customer's hours"
+    )
+
+
 class Policy(PolicyModel):
     version: Literal[1]
     timezone: Zone = "UTC"
@@ -446,6 +517,9 @@ class Policy(PolicyModel):
     escalation: Escalation = Field(default_factory=Escalation)
     ownership: Ownership = Field(default_factory=Ownership)
     routes: list[Route] = Field(min_length=1)
+    silences: list[FileSilence] = Field(default_factory=list)
+    maintenance: list[Maintenance] = Field(default_factory=list)
+    quiet_hours: QuietHours | None = None
     surges: list[SurgeRule] = Field(default_factory=list, description="docs/policy.md#surges")
 
 

@@ -17,6 +17,7 @@ from .contact import ContactEvent
 from .escalation import EscalationEvent
 from .page import PageRequest
 from .routed import RoutedContact
+from .silence import SilenceBody, SilenceRecord
 from .state import Assignment, IssueState
 from .surge import Control, ProductSignal, SurgeEvent
 from .surge_state import ProductState
@@ -256,6 +257,14 @@ def decode_contact_record(
         _raise_decode_error(exc, listed)
         raise
     return envelope.to_contact()
+
+
+def decode_silence_body(data: bytes) -> SilenceBody:
+    return decode(SilenceBody, data)
+
+
+def decode_silence_record(data: bytes) -> SilenceRecord:
+    return decode(SilenceRecord, data)
 
 
 def decode_product_signal(data: bytes) -> ProductSignal:

@@ -19,6 +19,9 @@ EscalationType = Literal[
     "followup_due",
     "page.delivered",
     "page.failed",
+    "page.held",
+    "page.released",
+    "page.dropped",
     "held",
     "released",
     "updated",
@@ -29,7 +32,9 @@ target that could not, and ``paged`` once a trigger page reached its first targe
 ``paged`` means someone got it (docs/contract.md#escalation-event). A surge adds
 ``held`` (a page of a covered issue held back while the surge is open), ``released``
 (the surge closed: the issue pages again) and ``updated`` (the surge's own escalation:
-more customers)."""
+more customers). A silence or quiet hours add ``page.held`` (a page held back, with the
+silence id), ``page.released`` (it goes out after all) and ``page.dropped`` (it never
+will)."""
 PAGER_TYPES = frozenset({"paged", "page.delivered", "page.failed"})
 ResolveCause = Literal["defect", "usage", "expectation", "other"]
 """Why the issue happened, as the owner judged at resolution: the product failed (defect),
@@ -73,4 +78,10 @@ class EscalationEvent(WireModel):
     )
     fallback_for: Name | None = Field(
         default=None, description="page.*: the target this one stood in for"
+    )
+    silence_id: str | None = Field(
+        default=None, description="page.held, page.dropped: the silence (none: quiet hours)"
+    )
+    held_until: Timestamp | None = Field(
+        default=None, description="page.held: when it is checked again"
     )

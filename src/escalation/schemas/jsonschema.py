@@ -15,6 +15,7 @@ from .contact import ContactEvent
 from .escalation import EscalationEvent
 from .page import PageRequest, WebhookPage
 from .routed import RoutedContact
+from .silence import SilenceBody, SilenceRecord
 from .surge import Control, ProductReport, SurgeEvent
 from .tick import Tick
 from .timeline import EscalationList, EscalationView
@@ -32,6 +33,8 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "tick.v1": Tick,
     "escalation-view.v1": EscalationView,
     "escalation-list.v1": EscalationList,
+    "silence.v1": SilenceRecord,
+    "silence-body.v1": SilenceBody,
     "product-report.v1": ProductReport,
     "surge.v1": SurgeEvent,
     "control.v1": Control,

@@ -15,6 +15,8 @@ from pydantic import ConfigDict, Field, PlainSerializer
 
 from .affected import Affected, SurgeLink
 from .base import Timestamp, WireModel
+from .contact import Urgency
+from .page import PageRequest
 
 EscalationStatus = Literal["open", "acked", "resolved", "reopened"]
 """docs/escalation.md has the state machine: open and reopened page up the ladder until
@@ -84,6 +86,18 @@ class Snapshot(WireModel):
     sentiment: float = Field(default=-0.6, alias="s")
 
 
+class Hold(WireModel):
+    """A page held back by a silence or quiet hours, to be sent (once) when they end."""
+
+    page: PageRequest = Field(description="the page, sent as it is (same page id) on release")
+    reason: str
+    silence_id: str | None = Field(default=None, description="none: quiet hours hold it")
+    until: Timestamp | None = Field(
+        default=None, description="when to check again; none: due now (a tick found it due)"
+    )
+    since: Timestamp
+
+
 class ContactMark(WireModel):
     event_id: str
     at: Timestamp
@@ -124,6 +138,10 @@ class IssueState(WireModel):
     resolved_at: Timestamp | None = None
     version: int = Field(default=0, description="+1 whenever a timer changes: ticks carry it")
     snapshot: Snapshot | None = None
+    urgency: Urgency | None = Field(
+        default=None, description="the highest urgency of the escalation's contacts"
+    )
+    hold: Hold | None = Field(default=None, description="the page held back, if any")
     surge: SurgeLink | None = Field(
         default=None, description="the surge covering the issue, and whether it holds its pages"
     )

@@ -18,6 +18,7 @@ from .affected import Affected, SurgeKey
 from .base import Name, Timestamp, WireModel
 from .contact import Tier, Urgency
 from .routed import EscalationSettings
+from .silence import Silence
 
 Exemption = Literal["critical", "vip"]
 OnClose = Literal["release", "resolve"]
@@ -112,7 +113,11 @@ class Control(WireModel):
     """
 
     id: str
-    kind: Literal["surge"]
+    kind: Literal["surge", "silence"]
     active: bool
     at: Timestamp
     surge: SurgeControl | None = None
+    silence: Silence | None = Field(
+        default=None, description="kind silence: the silence (schemas/silence.py)"
+    )
+    expired_by: str | None = Field(default=None, max_length=160, description="silence")

@@ -31,7 +31,9 @@ class TimelineEntry(WireModel):
     eta: Timestamp | None = None
     cause: ResolveCause | None = None
     notified: list[str] | None = Field(default=None, description="paged: the people the page names")
-    page_id: str | None = Field(default=None, description="paged: the page sent")
+    page_id: str | None = Field(default=None, description="paged, page.*: the page")
+    silence_id: str | None = Field(default=None, description="page.held, page.dropped")
+    held_until: Timestamp | None = Field(default=None, description="page.held")
 
 
 class Timeline(WireModel):

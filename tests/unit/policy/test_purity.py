@@ -23,6 +23,10 @@ PURE = [
     "targets",
     "escalation",
     "roster",
+    "silences",
+    "maintenance",
+    "quiet",
+    "silencing",
 ]
 FORBIDDEN_MODULES = {"os", "pathlib", "signal", "threading", "time", "socket", "subprocess"}
 FORBIDDEN_CALLS = {"now", "utcnow", "today", "open", "read_text", "read_bytes", "getenv"}

@@ -13,7 +13,7 @@ import pytest
 
 import escalation.services.escalator
 
-PURE = ["rules", "commands", "ladder", "timers", "moves", "effects"]
+PURE = ["rules", "commands", "ladder", "timers", "moves", "effects", "holds"]
 FORBIDDEN_MODULES = {"os", "pathlib", "signal", "threading", "time", "socket", "asyncio"}
 FORBIDDEN_IMPORTS = {"faust", "aiokafka", "httpx", "escalation.services.common"}
 FORBIDDEN_CALLS = {"now", "utcnow", "today", "open", "read_text", "getenv", "monotonic"}

@@ -16,7 +16,8 @@ BY_PRODUCT = "contacts.by-product.v1"
 SURGES = "surges.v1"
 """Surge lifecycle, keyed by the surge's own id: the escalator pages it."""
 CONTROLS = "escalation.controls.v1"
-"""Broadcast, keyed by id (compacted): open surges, read whole by every escalator worker."""
+"""Broadcast, keyed by id (compacted): open surges and silences, read whole by every
+escalator worker and by intake."""
 
 ROUTER_APP = "escalation-router"
 ESCALATOR_APP = "escalation-escalator"

@@ -25,7 +25,9 @@ import structlog
 from faust.types import EventT
 
 from escalation.policy import PolicyRoster
+from escalation.policy.quiet import QuietRules
 from escalation.policy.reload import Derived, PolicyHolder
+from escalation.policy.silencing import PolicySilences
 from escalation.schemas import (
     PageRequest,
     Routing,
@@ -35,6 +37,7 @@ from escalation.schemas import (
     parse_escalation_id,
 )
 from escalation.schemas.page import ROUTING_REASONS_SHOWN
+from escalation.schemas.silence import Silence
 from escalation.schemas.state import IssueState
 from escalation.services.common import crashpoints
 from escalation.services.common.controls import ControlsReader, ControlsView
@@ -57,6 +60,7 @@ from escalation.services.common.topics import (
 
 from .due import Due, DueIndex
 from .holdings import Holdings
+from .holds import apply_holds
 from .inhibit import inhibit
 from .metrics import EscalatorMetrics
 from .observe import Observer
@@ -78,6 +82,8 @@ class EscalatorService(StreamService):
         self.app.conf.canonical_url = settings.escalator_own_url
         self.holder = PolicyHolder(settings.policy, self.metrics.registry)
         self.roster = Derived(self.holder, PolicyRoster)
+        self.quiet = Derived(self.holder, QuietRules)
+        self.file_silences = Derived(self.holder, PolicySilences)
         self.issues = self.bytes_table(ISSUES_TABLE, on_changelog_event=self._recovered)
         self.timelines = self.bytes_table(TIMELINES_TABLE)
         self.timers = DueIndex()
@@ -89,6 +95,7 @@ class EscalatorService(StreamService):
             lambda: len(self.timers),
             self.open,
             lambda: len(self.controls.active("surge")),
+            lambda: len(self._api_silences(datetime.now(UTC))),
         )
         self.observer = Observer(self.engine)
         self.holdings = Holdings(
@@ -151,6 +158,7 @@ class EscalatorService(StreamService):
             decision = inhibit(decision, self.controls.controls, now, roster, routed)
             decision.pages = [with_routing(p, routed.routing) for p in decision.pages]
             kind = "contact"
+        decision = self._held_back(before, decision, now, routed)
         if decision.outcome == "duplicate":
             self.metrics.duplicates.labels(topic).inc()
             self.observer.decided(kind, before, decision, now, routed, command)
@@ -230,12 +238,26 @@ class EscalatorService(StreamService):
         self.engine.ticks_sent.inc()
         self.metrics.produced.labels(TICKS).inc()
 
+    def _held_back(
+        self, before: IssueState | None, decision: Decision, now: datetime, contact: Any
+    ) -> Decision:
+        """Silences (API, file, maintenance) and quiet hours hold pages back (holds.py)."""
+        silences = self.file_silences.get().active(now) + self._api_silences(now)
+        return apply_holds(before, decision, silences, self.quiet.get(), now, contact)
+
+    def _api_silences(self, now: datetime) -> list[Silence]:
+        found = [c.silence for c in self.controls.active("silence") if c.silence is not None]
+        return [s for s in found if s.starts_at <= now < s.ends_at]
+
     def _control_changed(self, control: Any) -> None:
-        """A surge closed: tick each issue it held here, so the release happens now."""
+        """A surge closed or a silence expired: tick each issue it held here, so the
+        release happens now."""
         if control.active or not self._settled():
             return
         for key, partition, state in self.holdings.held_states():
-            if state.surge is not None and state.surge.held and state.surge.id == control.id:
+            silenced = state.hold is not None and state.hold.silence_id == control.id
+            surged = state.surge is not None and state.surge.held and state.surge.id == control.id
+            if silenced or surged:
                 tick = Tick(
                     customer_id=state.customer_id,
                     issue_id=state.issue_id,

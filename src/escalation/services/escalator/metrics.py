@@ -28,6 +28,7 @@ class EscalatorMetrics:
         pending: Callable[[], int],
         open_escalations: OpenEscalations | None = None,
         surges: Callable[[], int] = lambda: 0,
+        silences: Callable[[], int] = lambda: 0,
     ) -> None:
         self.outcomes = Counter(
             "escalation_escalator_outcomes_total",
@@ -122,3 +123,9 @@ class EscalatorMetrics:
             registry=registry,
         )
         open_surges.set_function(surges)
+        active_silences = Gauge(
+            "escalation_escalator_silences_active",
+            "Silences made through the API in force now, in this worker's controls view.",
+            registry=registry,
+        )
+        active_silences.set_function(silences)

@@ -88,6 +88,8 @@ def _new_state(contact: ContactEvent, routing: Routing) -> IssueState:
         resolved_at=None,
         version=0,
         snapshot=None,
+        urgency=None,
+        hold=None,
         surge=None,
         affected=None,
     )

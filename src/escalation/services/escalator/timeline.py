@@ -29,7 +29,9 @@ def entry(record: EscalationEvent, page: PageRequest | None = None) -> TimelineE
         eta=record.eta,
         cause=record.cause,
         notified=record.notified,
-        page_id=page.page_id if page is not None else None,
+        page_id=page.page_id if page is not None else record.page_id,
+        silence_id=record.silence_id,
+        held_until=record.held_until,
     )
 
 

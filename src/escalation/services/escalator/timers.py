@@ -1,12 +1,13 @@
 """What is due next in an issue, and what a tick fires. Pure: no Kafka, no clock.
 
-An issue has at most four kinds of deadline, each live only in some statuses: the
+An issue has at most five kinds of deadline, each live only in some statuses: the
 ladder's next level or repeat (open, reopened), the owner's commitment (acked: ``eta``),
-the customer's deadline less its lead (not yet acknowledged), and the follow-up
-(resolved). ``next_due`` is the earliest; a scanner sends ``tick_for(state)`` when it
-passes, and ``decide_tick`` fires whatever is due at ``now``, at most once: the tick
-must carry the state's current version (every timer change bumps it), and whatever
-fires clears or advances its own deadline, so a resent or late tick does nothing.
+the customer's deadline less its lead (not yet acknowledged), the follow-up (resolved),
+and the end of a held page's wait (``holds.py``). ``next_due`` is the earliest; a
+scanner sends ``tick_for(state)`` when it passes, and ``decide_tick`` fires whatever is
+due at ``now``, at most once: the tick must carry the state's current version (every
+timer change bumps it), and whatever fires clears or advances its own deadline, so a
+resent or late tick does nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def _due(state: IssueState) -> list[tuple[datetime, str]]:
         found.append((step.due, "step"))
     if state.status == "resolved" and state.followup_due is not None:
         found.append((state.followup_due, "followup"))
+    if state.hold is not None and state.hold.until is not None:
+        found.append((state.hold.until, "release"))
     return found
 
 
@@ -155,9 +158,17 @@ def _followup(state: IssueState, due: datetime, now: datetime, roster: Roster | 
     return Decision(done, escalations=[event], outcome="followup")
 
 
+def _release(state: IssueState, due: datetime, now: datetime, roster: Roster | None) -> Decision:
+    """A held page's time came: mark it due; ``holds.apply_holds`` checks again and sends it."""
+    assert state.hold is not None
+    due_now = state.hold.model_copy(update={"until": None})
+    return Decision(state.model_copy(update={"hold": due_now}), outcome="release")
+
+
 _MOVES: dict[str, Callable[[IssueState, datetime, datetime, Roster | None], Decision]] = {
     "deadline": _deadline,
     "eta": _eta,
     "step": _ladder,
     "followup": _followup,
+    "release": _release,
 }

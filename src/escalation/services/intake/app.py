@@ -16,6 +16,7 @@ from escalation.services.common.settings import Settings
 
 from . import openapi
 from .service import Intake, Reply
+from .silence_view import read_controls
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +62,19 @@ def build_http(intake: Intake, metrics: ServiceMetrics, settings: Settings) -> H
             await intake.get_escalations(request.path, request.query, request.headers, None)
         )
 
+    async def silence_post(request: Request) -> Response:
+        return _response(await intake.post_silence(request.headers, request.body))
+
+    async def silence_list(request: Request) -> Response:
+        return _response(await intake.get_silences(request.headers, request.query))
+
+    async def silence_delete(request: Request) -> Response:
+        return _response(await intake.delete_silence(request.params["silence_id"], request.headers))
+
     http.route("POST", "/v1/contacts", contacts)
+    http.route("POST", "/v1/silences", silence_post)
+    http.route("GET", "/v1/silences", silence_list)
+    http.route("DELETE", "/v1/silences/{silence_id}", silence_delete)
     # Queries, answered by the escalator from its state; intake checks the token.
     http.route("GET", "/v1/escalations/{escalation_id}", escalation)
     http.route("GET", "/v1/escalations", escalations)
@@ -104,6 +117,9 @@ async def run(settings: Settings) -> None:
     broker = asyncio.create_task(
         watch_broker(probe, metrics.broker_up, stop, settings.broker_probe_seconds)
     )
+    controls = asyncio.create_task(
+        read_controls(intake.silence_view, settings.reader_options(), stop)
+    )
     try:
         done, _ = await asyncio.wait({server, connect}, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
@@ -112,7 +128,8 @@ async def run(settings: Settings) -> None:
     finally:
         stop.set()
         connect.cancel()
-        await asyncio.gather(server, connect, broker, return_exceptions=True)
+        controls.cancel()
+        await asyncio.gather(server, connect, broker, controls, return_exceptions=True)
         await producer.stop()
         await intake.queries.close()
         log.info("intake.stopped")

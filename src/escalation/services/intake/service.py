@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Histogram
 
 from escalation.schemas import ContactEvent, cloudevents, codec
+from escalation.schemas.silence import SilenceRecord
 from escalation.services.common.metrics import BoundedLabel, ServiceMetrics
 from escalation.services.common.problems import PROBLEM_JSON, Problem
 from escalation.services.common.settings import Settings
@@ -34,6 +35,8 @@ from .dedup import RecentIds
 from .linked import LinkGate, html_problem, is_form, wants_html
 from .queries import Queries
 from .ratelimit import RateLimiter
+from .silence_view import SilenceView
+from .silences import Silences
 from .writer import Record, Writer
 
 log = structlog.get_logger(__name__)
@@ -88,6 +91,8 @@ class Intake:
         gate = LinkGate(settings.link_key_values(), settings.intake_public_url)
         self.commands = Commands(self.auth, gate, self.writer, clock, require_json)
         self.queries = Queries(self.auth, settings.escalator_query_url)
+        self.silence_view = SilenceView()
+        self.silences = Silences(self.auth, self.writer, self.silence_view, clock, require_json)
         self.recent = RecentIds(settings.intake_dedup_window)
         self.limiter = RateLimiter(
             settings.intake_rate_per_source, settings.intake_burst_per_source
@@ -291,6 +296,37 @@ class Intake:
         self.requests.labels(endpoint, str(reply.status), "token").inc()
         return reply
 
+    # -- silences ---------------------------------------------------------------------
+
+    async def post_silence(self, headers: Mapping[str, str], body: bytes) -> Reply:
+        try:
+            record = await self.silences.create(headers, body)
+            reply = Reply(
+                201, codec.encode(record.silence), {"location": f"/v1/silences/{record.id}"}
+            )
+        except Problem as problem:
+            reply = problem_reply(problem, "/v1/silences")
+        self.requests.labels("silences", str(reply.status)).inc()
+        return reply
+
+    async def get_silences(self, headers: Mapping[str, str], query: str) -> Reply:
+        try:
+            listed = [record_view(r) for r in self.silences.list(headers, query)]
+            reply = Reply(200, codec.dumps({"silences": listed}))
+        except Problem as problem:
+            reply = problem_reply(problem, "/v1/silences")
+        self.requests.labels("silences", str(reply.status)).inc()
+        return reply
+
+    async def delete_silence(self, silence_id: str, headers: Mapping[str, str]) -> Reply:
+        try:
+            record = await self.silences.expire(silence_id, headers)
+            reply = Reply(200, codec.dumps(record_view(record)))
+        except Problem as problem:
+            reply = problem_reply(problem, f"/v1/silences/{silence_id}")
+        self.requests.labels("silence", str(reply.status)).inc()
+        return reply
+
     # -- health -----------------------------------------------------------------------
 
     async def readiness(self) -> list[str]:
@@ -316,3 +352,12 @@ def require_json(headers: Mapping[str, str]) -> None:
             "unsupported-media-type",
             f"content type {content_type or '(none)'!r}; send application/json",
         )
+
+
+def record_view(record: SilenceRecord) -> dict[str, object]:
+    """A silence as the API shows it: its fields, and whether it was expired and by whom."""
+    shown = codec.loads_plain(codec.encode(record.silence))
+    shown["expired"] = not record.active
+    if record.expired_by is not None:
+        shown["expired_by"] = record.expired_by
+    return shown
