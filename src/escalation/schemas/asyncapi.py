@@ -26,6 +26,7 @@ from .escalation import EscalationEvent
 from .page import PageRequest
 from .records import CHANGELOG_KEYS, DLQ_HEADERS, EXAMPLES, binary_headers, event_id_header
 from .routed import RoutedContact
+from .surge import Control, ProductReport, ProductTick, SurgeEvent
 from .tick import Tick
 
 ASYNCAPI_PATH = Path(__file__).resolve().parents[3] / "docs" / "asyncapi.json"
@@ -45,6 +46,12 @@ class Topic:
     writers: tuple[str, ...]
     readers: tuple[str, ...]
     summary: str
+    key: str | None = None
+    """What the key holds, when it is not the customer id."""
+    also: tuple[tuple[str, type[BaseModel]], ...] = ()
+    """Further messages the channel carries (name, model)."""
+    compacted: bool = False
+    dead_letters: bool = True
 
 
 DATA_TOPICS = [
@@ -61,6 +68,17 @@ DATA_TOPICS = [
           "Pages to deliver to the route's targets"),
     Topic(t.TICKS, "Tick", Tick, "tick:<customer_id>/<issue_id>:<version>", ("escalator",),
           ("escalator",), "The escalator's timers, due on the issue's partition (internal)"),
+    Topic(t.BY_PRODUCT, "ProductReport", ProductReport, "the event_id (reports)", ("surge",),
+          ("surge",), "Routed contacts repartitioned by what a surge rule counts, and the "
+          "surge service's close ticks (internal)", key="<rule>/<product or category>",
+          also=(("ProductTick", ProductTick),)),
+    Topic(t.SURGES, "SurgeEvent", SurgeEvent, "the cause_id", ("surge",), ("escalator",),
+          "Surges opened, updated and closed: each one escalation of its own",
+          key="the surge's own customer_id (surge:<rule>:<value>)"),
+    Topic(t.CONTROLS, "Control", Control, "<id>:<active> (surges), <id>:created or "
+          "<id>:expired (silences)", ("surge", "intake"), ("escalator", "intake"),
+          "Open surges and silences, read whole by every worker outside any group",
+          key="the surge's or the silence's id", compacted=True, dead_letters=False),
 ]  # fmt: skip
 
 
@@ -71,6 +89,7 @@ def channel_id(topic: str) -> str:
 
 def _schemas() -> dict[str, Any]:
     models = [topic.model for topic in DATA_TOPICS] + [ContactData]
+    models += [model for topic in DATA_TOPICS for _, model in topic.also]
     _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
     return defs["$defs"]
 
@@ -90,23 +109,27 @@ def _kafka_channel(name: str, compacted: bool = False) -> dict[str, Any]:
     }
 
 
-def _message(topic: Topic) -> dict[str, Any]:
+def _message(
+    topic: Topic, name: str | None = None, model: type[BaseModel] | None = None
+) -> dict[str, Any]:
     headers = event_id_header(topic.event_id)
     if topic.name == t.ESCALATIONS:
         headers["properties"]["page-outcome"] = {
             "type": "string",
             "description": "the pager's own records: paged, page.delivered or page.failed",
         }
+    name, model = name or topic.message, model or topic.model
+    key = _customer_key() if topic.key is None else {"type": "string", "description": topic.key}
     message: dict[str, Any] = {
-        "name": topic.message,
+        "name": name,
         "title": topic.summary,
         "contentType": "application/json",
-        "payload": {"$ref": REF.format(model=topic.model.__name__)},
+        "payload": {"$ref": REF.format(model=model.__name__)},
         "headers": headers,
-        "bindings": {"kafka": {"key": _customer_key(), "bindingVersion": KAFKA_BINDING}},
+        "bindings": {"kafka": {"key": key, "bindingVersion": KAFKA_BINDING}},
     }
-    if topic.message in EXAMPLES:
-        message["examples"] = [EXAMPLES[topic.message]]
+    if name in EXAMPLES:
+        message["examples"] = [EXAMPLES[name]]
     return message
 
 
@@ -151,8 +174,10 @@ def document() -> dict[str, Any]:
     for topic in DATA_TOPICS:
         cid, dlq = channel_id(topic.name), channel_id(t.dlq_of(topic.name))
         messages[topic.message] = _message(topic)
-        messages[f"{topic.message}DeadLetter"] = _dead_letter(topic)
         carried = {topic.message: {"$ref": f"#/components/messages/{topic.message}"}}
+        for name, model in topic.also:
+            messages[name] = _message(topic, name, model)
+            carried[name] = {"$ref": f"#/components/messages/{name}"}
         if topic.name == t.CONTACTS:
             messages["ContactCloudEvent"] = _binary_contact()
             carried["ContactCloudEvent"] = {"$ref": "#/components/messages/ContactCloudEvent"}
@@ -160,14 +185,7 @@ def document() -> dict[str, Any]:
             "address": topic.name,
             "title": topic.summary,
             "messages": carried,
-            "bindings": _kafka_channel(topic.name),
-        }
-        dead = f"{topic.message}DeadLetter"
-        channels[dlq] = {
-            "address": t.dlq_of(topic.name),
-            "title": f"Dead letters of {topic.name}, written by its reader",
-            "messages": {dead: {"$ref": f"#/components/messages/{dead}"}},
-            "bindings": _kafka_channel(t.dlq_of(topic.name)),
+            "bindings": _kafka_channel(topic.name, compacted=topic.compacted),
         }
         for action, services in (("send", topic.writers), ("receive", topic.readers)):
             for service in services:
@@ -177,6 +195,16 @@ def document() -> dict[str, Any]:
                     "summary": f"{service} {action}s {topic.name}",
                     "messages": [{"$ref": f"#/channels/{cid}/messages/{m}"} for m in carried],
                 }
+        if not topic.dead_letters:
+            continue
+        dead = f"{topic.message}DeadLetter"
+        messages[dead] = _dead_letter(topic)
+        channels[dlq] = {
+            "address": t.dlq_of(topic.name),
+            "title": f"Dead letters of {topic.name}, written by its reader",
+            "messages": {dead: {"$ref": f"#/components/messages/{dead}"}},
+            "bindings": _kafka_channel(t.dlq_of(topic.name)),
+        }
         for reader in topic.readers:
             operations[f"{reader}Send{dlq[0].upper()}{dlq[1:]}"] = {
                 "action": "send",

@@ -72,6 +72,7 @@ CHANGELOG_KEYS: dict[str, dict[str, Any]] = {
     t.changelog_of(t.ESCALATOR_APP, t.ISSUES_TABLE): _text("<customer id>/<issue id>"),
     t.changelog_of(t.ESCALATOR_APP, t.TIMELINES_TABLE): _text("<customer id>/<issue id>"),
     t.changelog_of(t.PAGER_APP, t.DELIVERED_TABLE): _text("<page id>/<target id>"),
+    t.changelog_of(t.SURGE_APP, t.PRODUCTS_TABLE): _text("<rule>/<product or category>"),
 }
 
 CONTACT = {

@@ -149,6 +149,13 @@ class Silence(WireModel):
         return self
 
 
+class SilenceShown(Silence):
+    """A silence as the HTTP API shows it: whether it was expired, and by whom."""
+
+    expired: bool
+    expired_by: str | None = Field(default=None, max_length=160)
+
+
 class SilenceRecord(WireModel):
     """A silence on ``escalation.controls.v1``, keyed by its id: the latest record of an id
     is its state (the topic is compacted in production).

@@ -14,6 +14,8 @@ from escalation.schemas.http import CommandAccepted, ContactsAccepted
 from escalation.services.common.openapi import BEARER, ApiDocument, json_content, problems, ref
 from escalation.services.common.openapi_queries import ESCALATION_ID, describe_queries
 
+from .openapi_silences import describe_silences
+
 DESCRIPTION = (
     "The front door: contact events in, commands on escalations, a page's signed links, "
     "and the escalation queries. Every error is an RFC 9457 problem document; the "
@@ -67,6 +69,7 @@ def describe(doc: ApiDocument) -> None:
         _command(doc, action)
     for action in LINK_ACTIONS:
         _link_page(doc, action)
+    describe_silences(doc)
 
 
 def _contacts(doc: ApiDocument) -> None:

@@ -21,7 +21,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Histogram
 
 from escalation.schemas import ContactEvent, cloudevents, codec
-from escalation.schemas.silence import SilenceRecord
+from escalation.schemas.silence import SilenceRecord, SilenceShown
 from escalation.services.common.metrics import BoundedLabel, ServiceMetrics
 from escalation.services.common.problems import PROBLEM_JSON, Problem
 from escalation.services.common.settings import Settings
@@ -306,7 +306,7 @@ class Intake:
             )
         except Problem as problem:
             reply = problem_reply(problem, "/v1/silences")
-        self.requests.labels("silences", str(reply.status)).inc()
+        self.requests.labels("silences", str(reply.status), "token").inc()
         return reply
 
     async def get_silences(self, headers: Mapping[str, str], query: str) -> Reply:
@@ -315,7 +315,7 @@ class Intake:
             reply = Reply(200, codec.dumps({"silences": listed}))
         except Problem as problem:
             reply = problem_reply(problem, "/v1/silences")
-        self.requests.labels("silences", str(reply.status)).inc()
+        self.requests.labels("silences", str(reply.status), "token").inc()
         return reply
 
     async def delete_silence(self, silence_id: str, headers: Mapping[str, str]) -> Reply:
@@ -324,7 +324,7 @@ class Intake:
             reply = Reply(200, codec.dumps(record_view(record)))
         except Problem as problem:
             reply = problem_reply(problem, f"/v1/silences/{silence_id}")
-        self.requests.labels("silence", str(reply.status)).inc()
+        self.requests.labels("silence", str(reply.status), "token").inc()
         return reply
 
     # -- health -----------------------------------------------------------------------
@@ -356,8 +356,7 @@ def require_json(headers: Mapping[str, str]) -> None:
 
 def record_view(record: SilenceRecord) -> dict[str, object]:
     """A silence as the API shows it: its fields, and whether it was expired and by whom."""
-    shown = codec.loads_plain(codec.encode(record.silence))
-    shown["expired"] = not record.active
-    if record.expired_by is not None:
-        shown["expired_by"] = record.expired_by
-    return shown
+    shown = SilenceShown(
+        **record.silence.model_dump(), expired=not record.active, expired_by=record.expired_by
+    )
+    return codec.loads_plain(codec.encode(shown))
