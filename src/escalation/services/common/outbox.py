@@ -78,6 +78,9 @@ class Outbox:
 
     async def _submit(self, chunk: _Chunk, builder: Any) -> None:
         chunk.error = None
+        # Closed, the batch takes no record from the producer's ``send`` (a shared
+        # producer) and leaves at once instead of waiting out the producer's linger.
+        builder.close()
         try:
             chunk.future = await self.producer.send_batch(
                 builder, chunk.topic, partition=chunk.partition

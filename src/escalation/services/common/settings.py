@@ -177,6 +177,19 @@ class Settings(BaseSettings):
         description="the longest the escalator's timer task sleeps between looks at its "
         "deadlines (it wakes sooner for a deadline it knows of)",
     )
+    escalator_batch_size: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="the most inputs the escalator decides and writes as one batch (one "
+        "broker round trip per batch for its outputs, one for its state)",
+    )
+    escalator_batch_seconds: float = Field(
+        default=0.02,
+        gt=0,
+        le=5,
+        description="how long the escalator waits for a batch to fill before it takes what it has",
+    )
     escalator_url: str | None = Field(
         default=None,
         description="where intake sends queries for the escalator's state (any worker); "
