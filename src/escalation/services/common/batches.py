@@ -87,17 +87,20 @@ class BatchWriter:
         self.policy = policy
         self.single = single
 
-    async def send_together(self, records: Sequence[Outgoing]) -> None:
-        """Every record sent, then every acknowledgement awaited; refused batches resent."""
+    async def send_together(self, records: Sequence[Outgoing], **context: object) -> None:
+        """Every record sent, then every acknowledgement awaited; refused batches resent.
+
+        ``context`` names the inputs the records are for, in the retry log lines.
+        """
         if not records:
             return
         outbox = Outbox(self.producer(), self.single)
         for r in records:
             await outbox.add(r.topic, r.partition, r.key, r.value, r.headers)
-        await outbox.flush(self.policy)
+        await outbox.flush(self.policy, **context)
 
-    async def write_tables(self, writes: Sequence[TableWrite]) -> None:
+    async def write_tables(self, writes: Sequence[TableWrite], **context: object) -> None:
         """Every changelog record acknowledged, then every value in its table's store."""
-        await self.send_together([write.record() for write in writes])
+        await self.send_together([write.record() for write in writes], **context)
         for write in writes:
             write.store()

@@ -129,7 +129,7 @@ class EscalatorService(StreamService):
         with the same ids) and that one is dead-lettered as ``bug``.
         """
         try:
-            await self._apply(self._plan(events))
+            await self._apply(self._plan(events), events)
         except DependencyFailed:
             raise
         except Exception as exc:
@@ -139,8 +139,11 @@ class EscalatorService(StreamService):
                     await self.handle_batch([event])
                 return
             log.error("message.handler_failed", exc_info=exc, offset=events[0].message.offset)
+            message = events[0].message
             record = self.dead_letter_record(events[0], classify(exc), exc)
-            await self.writer.send_together([record])
+            await self.writer.send_together(
+                [record], partition=message.partition, offset=message.offset
+            )
 
     def _plan(self, events: list[EventT]) -> Plan:
         """Every input decided in order against the batch's overlay; never raises."""
@@ -183,14 +186,16 @@ class EscalatorService(StreamService):
         plan.pages += len(decision.pages)
         plan.paging += bool(decision.pages)
 
-    async def _apply(self, plan: Plan) -> None:
+    async def _apply(self, plan: Plan, events: list[EventT]) -> None:
         """Outputs, then timelines, then states, each acknowledged before the next."""
-        await self.writer.send_together(plan.outputs)
+        first = events[0].message  # a retry log names it: none of the batch is committed
+        held = {"partition": first.partition, "offset": first.offset, "messages": len(events)}
+        await self.writer.send_together(plan.outputs, **held)
         for _ in range(plan.paging):
             crashpoints.crash_point("escalator.after_emit")
         overlay = plan.overlay
-        await self.writer.write_tables(writes(self.timelines, overlay.timelines))
-        await self.writer.write_tables(writes(self.issues, overlay.states))
+        await self.writer.write_tables(writes(self.timelines, overlay.timelines), **held)
+        await self.writer.write_tables(writes(self.issues, overlay.states), **held)
         for key, partition in plan.forget.items():
             if key not in overlay.states:
                 self.timers.put(key, partition, None)
