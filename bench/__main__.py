@@ -22,6 +22,7 @@ from escalation.testing.stack import ROOT
 
 from . import peer
 from .baseline import PARTITIONS, raw_chain, raw_produce
+from .escalator import ESCALATOR_BURST, run_escalator_rows
 from .load import aio_run
 from .mix import routine
 from .replay import replay_rate
@@ -83,6 +84,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0, help="offered rate, events/s")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long it is offered")
     parser.add_argument("--burst", type=int, default=3000, help="critical contacts at once")
+    parser.add_argument(
+        "--only", choices=["escalator"], help="run one step of the bench (its rows alone)"
+    )
     args = parser.parse_args()
     n = args.events
     began = time.monotonic()
@@ -94,6 +98,10 @@ def main() -> None:
     )
     tune_gc()  # the services' setting; every asyncio run below is on uvloop, as they are
     table = Table()
+    if args.only == "escalator":
+        run_escalator_rows(table, n, ESCALATOR_BURST)
+        finish(table, began)
+        return
 
     raw = baselines(n)
     table.add(
@@ -126,6 +134,7 @@ def main() -> None:
         table.add("router process, sticky state", router_rate(n), "ev/s", of="loop")
     except RouterFailed as failed:
         table.add("router process, sticky state", failed.rate, "ev/s", of="loop", note=str(failed))
+    run_escalator_rows(table, n, ESCALATOR_BURST)
 
     run_scenarios(table, n, args.rate, args.seconds, args.burst, uuid.uuid4().hex[:6])
 
@@ -154,6 +163,10 @@ def main() -> None:
         )
         table.ratio("burst", "alertmanager")
 
+    finish(table, began)
+
+
+def finish(table: Table, began: float) -> None:
     table.print()
     print(
         f"\nload average {load_average()} at the end; the bench took "

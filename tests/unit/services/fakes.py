@@ -11,6 +11,9 @@ class FakeBuilder:
         self.capacity = capacity
         self.records: list[dict[str, Any]] = []
 
+    def close(self) -> None:
+        pass
+
     def append(self, **record: Any) -> object | None:
         if len(self.records) >= self.capacity:
             return None

@@ -78,6 +78,9 @@ class Outbox:
 
     async def _submit(self, chunk: _Chunk, builder: Any) -> None:
         chunk.error = None
+        # Closed, the batch takes no record from the producer's ``send`` (a shared
+        # producer) and leaves at once instead of waiting out the producer's linger.
+        builder.close()
         try:
             chunk.future = await self.producer.send_batch(
                 builder, chunk.topic, partition=chunk.partition
@@ -87,11 +90,12 @@ class Outbox:
                 raise
             chunk.future, chunk.error = None, exc  # sent again by flush
 
-    async def flush(self, policy: RetryPolicy | None = None) -> None:
+    async def flush(self, policy: RetryPolicy | None = None, **context: object) -> None:
         """Send every open batch and wait until the broker acknowledged them all.
 
         A failed write is sent again, with backoff under ``policy`` (once without one);
         past the budget this raises DependencyFailed, and the caller must not commit.
+        ``context`` goes into the retry log lines (which input the writes are for).
         """
         for topic, partition in list(self.builders):
             await self._send(topic, partition)
@@ -99,7 +103,7 @@ class Outbox:
         if not self._failed():
             self.chunks = []
             return
-        await retrying(self._resend_failed, policy or RetryPolicy(0.0), "outbox flush")
+        await retrying(self._resend_failed, policy or RetryPolicy(0.0), "outbox flush", **context)
         self.chunks = []
 
     async def _await_chunks(self) -> None:

@@ -19,6 +19,14 @@ it: raising is never a way to say "read this again". Two things hold a message b
   the retries (``faults.RetryPolicy``) ends the process this way, with exit code 75,
   after the message is held; the supervisor (or Kubernetes) restarts it.
 
+A service that reads in batches (``consume_batches``, the escalator) iterates
+``stream.noack_take``: faust acks nothing there, and ``guarded_batch`` acks each message
+of a batch, in order, only once its handler returned, which it does only after every
+write of the batch was acknowledged (``batches.py``). Its handler dead-letters each
+message's own fault itself; a dependency past the retries, a cancellation or a failure
+of the handler as a whole holds the whole batch uncommitted (the first and last also
+end the process, as above).
+
 A cancelled handler (the worker stopping while it runs) holds its message too, so a
 SIGTERM mid-message never commits a message whose effects were cut short. faust does
 not cancel a shared (non-isolated) agent on a rebalance (``AgentManager.on_rebalance``
@@ -43,16 +51,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import faust
 import mode
 import structlog
+from aiokafka import AIOKafkaProducer
 from faust.types import EventT
 
 from escalation.schemas import codec
 
+from .batches import Outgoing
 from .broker import topics_present, until_broker_answers
 from .broker_probe import BrokerWatch, metadata_probe
 from .dlq import dead_letter_headers
@@ -66,6 +77,7 @@ from .topics import catalogue, dlq_of
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[EventT], Awaitable[None]]
+BatchHandler = Callable[[list[EventT]], Awaitable[None]]
 ReadyCheck = Callable[[], str | None]
 """Returns None when ready, else why not."""
 
@@ -81,16 +93,29 @@ def hold_uncommitted(event: EventT) -> None:
     event.message.acked = True
 
 
+def _hold_all(events: Iterable[EventT]) -> None:
+    for event in events:
+        hold_uncommitted(event)
+
+
 class StreamService:
     """A faust app with the pages and helpers every stream service shares."""
 
-    def __init__(self, settings: Settings, app_id: str, service: str, web_port: int) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        app_id: str,
+        service: str,
+        web_port: int,
+        faust_overrides: dict[str, Any] | None = None,
+    ) -> None:
         self.settings = settings
         self.service = service
         self.web_port = web_port
         self.metrics = ServiceMetrics(service)
         monitor = PrometheusMonitor(self.metrics.registry)  # faust's sensors, exported
-        self.app = faust.App(app_id, monitor=monitor, **settings.faust_options())
+        options = {**settings.faust_options(), **(faust_overrides or {})}
+        self.app = faust.App(app_id, monitor=monitor, **options)
         self.metrics.track_lag(monitor.lag)
         self.retry = RetryPolicy(settings.stream_retry_seconds)
         self.exit: Callable[[BaseException], None] = exit_for_restart
@@ -169,33 +194,86 @@ class StreamService:
 
     # -- messages ------------------------------------------------------------------------
 
+    def dead_letter_record(self, event: EventT, reason: str, error: BaseException) -> Outgoing:
+        """``event`` as its topic's DLQ record, with why; counts and logs it (once)."""
+        message = event.message
+        headers = dead_letter_headers(
+            self.metrics,
+            header_map(event),
+            message.topic,
+            message.partition,
+            message.offset,
+            reason,
+            error,
+        )
+        return Outgoing(
+            dlq_of(message.topic), message.partition, message.key, message.value, headers
+        )
+
     def dead_letter(self, event: EventT) -> Callable[[str, BaseException], Awaitable[None]]:
         """A writer of ``event`` to its topic's DLQ, counted once however often it retries."""
-        message = event.message
-        headers: list[tuple[str, bytes]] = []
+        records: list[Outgoing] = []
 
         async def write(reason: str, error: BaseException) -> None:
-            if not headers:
-                headers.extend(
-                    dead_letter_headers(
-                        self.metrics,
-                        header_map(event),
-                        message.topic,
-                        message.partition,
-                        message.offset,
-                        reason,
-                        error,
-                    )
-                )
-            sent = await self.topic(dlq_of(message.topic)).send(
-                key=message.key,
-                value=message.value,
-                headers=headers,
-                partition=message.partition,
+            if not records:
+                records.append(self.dead_letter_record(event, reason, error))
+            record = records[0]
+            sent = await self.topic(record.topic).send(
+                key=record.key,
+                value=record.value,
+                headers=record.headers,
+                partition=record.partition,
             )
             await sent  # the broker's ack, not only the hand-over to the producer
 
         return write
+
+    def kafka_producer(self) -> AIOKafkaProducer:
+        """The aiokafka producer under faust's (started with the app): for record batches."""
+        return self.app.producer._ensure_producer()
+
+    def consume_batches(
+        self, topic: faust.TopicT, name: str, handler: BatchHandler, size: int, within: float
+    ) -> None:
+        """Run ``handler`` on batches of up to ``size`` messages of ``topic``, acking each
+        message only once the handler returned (see ``guarded_batch``)."""
+
+        async def agent(stream: Any) -> None:
+            async for events in stream.noack_take(size, within):
+                await self.guarded_batch(stream, events, handler)
+
+        self.app.agent(topic, name=name)(agent)
+
+    async def guarded_batch(self, stream: Any, events: list[EventT], handler: BatchHandler) -> None:
+        """Run one batch's handler, then ack its messages in order; nothing escapes.
+
+        The handler deals with each message's own fault (DLQ) itself. A dependency that
+        stayed down, a cancellation or a failure of the handler itself holds every
+        message of the batch uncommitted; the first two are what ``guarded`` does with
+        one message, and the last has no message to blame, so it ends the process too.
+        """
+        topics = Counter(event.message.topic for event in events)
+        for topic, count in topics.items():
+            self.metrics.consumed.labels(topic).inc(count)
+        started = time.perf_counter()
+        try:
+            await handler(events)
+        except asyncio.CancelledError:
+            _hold_all(events)
+            raise
+        except Exception as exc:  # DependencyFailed, or a bug outside any one message
+            _hold_all(events)
+            if not isinstance(exc, DependencyFailed):
+                log.error("batch.handler_failed", exc_info=exc, messages=len(events))
+            self.exit(exc)
+            return
+        share = (time.perf_counter() - started) / max(1, len(events))
+        for topic, count in topics.items():
+            per_message = self.metrics.processing_seconds.labels(topic)
+            for _ in range(count):  # each message its share of the batch
+                per_message.observe(share)
+        for event in events:
+            await stream.ack(event)
 
     async def guarded(self, event: EventT, handler: Handler) -> None:
         """Run one message's handler so that nothing escapes the agent loop.

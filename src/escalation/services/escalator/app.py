@@ -9,6 +9,13 @@ deadline passed, on the partition that holds it: a ladder step, a missed commitm
 customer's deadline or a follow-up is decided in the agent like any input, with the same
 rule: effects first, then the state.
 
+The agent takes its inputs in batches (``ESCALATION_ESCALATOR_BATCH_SIZE``, waiting at most
+``ESCALATION_ESCALATOR_BATCH_SECONDS`` to fill one), decides each in order against the
+batch's overlay of states (``batch.py``), and applies the batch in three steps, each
+acknowledged by the broker before the next: every output, then the timelines, then the
+states; only then are its inputs acked, so committed. One round trip per step and batch,
+where a message at a time paid one per input.
+
 The escalator follows the policy file as the router and the pager do (reloaded on change
 and on SIGHUP) and gives every decision a roster of the policy in force, so a step pages
 whoever is on call when it fires. The query API (``query.py``) is served on its web port.
@@ -18,29 +25,25 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import structlog
+from aiokafka.partitioner import DefaultPartitioner
 from faust.types import EventT
 
 from escalation.policy import PolicyRoster
 from escalation.policy.quiet import QuietRules
 from escalation.policy.reload import Derived, PolicyHolder
 from escalation.policy.silencing import PolicySilences
-from escalation.schemas import (
-    PageRequest,
-    Routing,
-    Tick,
-    codec,
-    issue_state_key,
-    parse_escalation_id,
-)
-from escalation.schemas.page import ROUTING_REASONS_SHOWN
+from escalation.schemas import Tick, codec
 from escalation.schemas.silence import Silence
 from escalation.schemas.state import IssueState
 from escalation.services.common import crashpoints
+from escalation.services.common.batches import BatchWriter
 from escalation.services.common.controls import ControlsReader, ControlsView
+from escalation.services.common.faults import DependencyFailed, classify
 from escalation.services.common.http import HttpApp
 from escalation.services.common.policy_watch import PolicyWatcher
 from escalation.services.common.settings import Settings
@@ -58,26 +61,30 @@ from escalation.services.common.topics import (
     changelog_of,
 )
 
+from .batch import Overlay, Plan, writes
 from .due import Due, DueIndex
 from .holdings import Holdings
 from .holds import apply_holds
-from .inhibit import inhibit
+from .inputs import decide, outputs
 from .metrics import EscalatorMetrics
 from .observe import Observer
 from .open_index import OpenEscalations
 from .query import Query
-from .rules import Decision, decide_command, decide_contact
-from .scanner import TickScanner
-from .surges import decide_surge
+from .rules import Decision
+from .scanner import TickScanner, utc_now
 from .timeline import appended
-from .timers import decide_tick
 
 log = structlog.get_logger(__name__)
+
+BATCH_BYTES = 512 * 1024
+"""Producer record batch size, under Kafka's default 1 MB message.max.bytes."""
 
 
 class EscalatorService(StreamService):
     def __init__(self, settings: Settings) -> None:
-        super().__init__(settings, ESCALATOR_APP, "escalator", settings.escalator_port)
+        # Record batches as large as the router's: a batch's outputs leave in a few.
+        bigger = {} if settings.single_record_batches else {"producer_max_batch_size": BATCH_BYTES}
+        super().__init__(settings, ESCALATOR_APP, "escalator", settings.escalator_port, bigger)
         # What the other workers forward a query to (faust's assignor shares it).
         self.app.conf.canonical_url = settings.escalator_own_url
         self.holder = PolicyHolder(settings.policy, self.metrics.registry)
@@ -86,6 +93,7 @@ class EscalatorService(StreamService):
         self.file_silences = Derived(self.holder, PolicySilences)
         self.issues = self.bytes_table(ISSUES_TABLE, on_changelog_event=self._recovered)
         self.timelines = self.bytes_table(TIMELINES_TABLE)
+        self.clock: Callable[[], datetime] = utc_now
         self.timers = DueIndex()
         self.timers_ready = False
         self.open = OpenEscalations()
@@ -95,7 +103,7 @@ class EscalatorService(StreamService):
             lambda: len(self.timers),
             self.open,
             lambda: len(self.controls.active("surge")),
-            lambda: len(self._api_silences(datetime.now(UTC))),
+            lambda: len(self._api_silences(self.clock())),
         )
         self.observer = Observer(self.engine)
         self.holdings = Holdings(
@@ -113,10 +121,19 @@ class EscalatorService(StreamService):
         self.controls.listeners.append(self._control_changed)
         self._releases: set[asyncio.Future[None]] = set()
         self.inputs = self.topic(ROUTED, COMMANDS, TICKS, SURGES)
-        self.escalations_out = self.topic(ESCALATIONS)
-        self.pages_out = self.topic(PAGES)
         self.ticks_out = self.topic(TICKS)
-        self.consume(self.inputs, "escalate", self.handle)
+        changelogs = {changelog_of(ESCALATOR_APP, t) for t in (ISSUES_TABLE, TIMELINES_TABLE)}
+        single = changelogs if settings.single_record_batches else set()
+        self.writer = BatchWriter(self.kafka_producer, self.retry, frozenset(single))
+        self.partitions = list(range(settings.kafka_partitions))
+        self.partitioner = DefaultPartitioner()
+        self.consume_batches(
+            self.inputs,
+            "escalate",
+            self.handle_batch,
+            settings.escalator_batch_size,
+            settings.escalator_batch_seconds,
+        )
         # Ready once assigned, recovered, and the deadlines read back: one reason at a time.
         self.ready_checks = [lambda: self._unsettled() or self.controls_reader.ready()]
         self.issues.on_recover(self._rebuild_timers)
@@ -125,103 +142,107 @@ class EscalatorService(StreamService):
         self.app.service(self.scanner)
         self.app.service(self.controls_reader)
 
-    async def handle(self, event: EventT) -> None:
-        now = datetime.now(UTC)
+    # -- a batch of inputs ----------------------------------------------------------------
+
+    async def handle_batch(self, events: list[EventT]) -> None:
+        """Decide the batch in order, then apply it: outputs, timelines, states.
+
+        Each input's own fault goes to the DLQ while the batch is decided. A failure in
+        applying it that is not the broker's (a record too large to write) belongs to
+        one input that cannot be told from the rest, so the batch is applied again one
+        input at a time: the others go through (what they already sent is sent again,
+        with the same ids) and that one is dead-lettered as ``bug``.
+        """
+        try:
+            await self._apply(self._plan(events), events)
+        except DependencyFailed:
+            raise
+        except Exception as exc:
+            if len(events) > 1:
+                log.warning("escalator.batch_split", messages=len(events), error=repr(exc))
+                for event in events:
+                    await self.handle_batch([event])
+                return
+            log.error("message.handler_failed", exc_info=exc, offset=events[0].message.offset)
+            message = events[0].message
+            record = self.dead_letter_record(events[0], classify(exc), exc)
+            await self.writer.send_together(
+                [record], partition=message.partition, offset=message.offset
+            )
+
+    def _plan(self, events: list[EventT]) -> Plan:
+        """Every input decided in order against the batch's overlay; never raises."""
+        plan = Plan(Overlay(self.holdings.state, self.holdings.timeline))
         roster = self.roster.get()
-        topic = event.message.topic
-        routed = command = None
-        if topic == TICKS:
-            tick = codec.decode_tick(event.message.value)
-            key = issue_state_key(tick.customer_id, tick.issue_id)
-            before = self._load(key)
-            decision = decide_tick(before, tick, now, roster)
-            decision = inhibit(decision, self.controls.controls, now, roster)
-            kind = "tick"
-        elif topic == COMMANDS:
-            command = codec.decode_command(event.message.value)
-            ref = parse_escalation_id(command.escalation_id)
-            key = issue_state_key(ref.customer_id, ref.issue_id)
-            before = self._load(key)
-            decision = decide_command(before, command, now, roster)
-            kind = "command"
-        elif topic == SURGES:
-            surge = codec.decode_surge(event.message.value)
-            key = issue_state_key(surge.customer_id, surge.issue_id)
-            before = self._load(key)
-            decision = decide_surge(before, surge, now, roster)
-            kind = "surge"
-        else:
-            routed = codec.decode_routed(event.message.value)
-            key = issue_state_key(routed.customer.id, routed.issue_id)
-            before = self._load(key)
-            decision = decide_contact(before, routed, routed.routing, now, roster)
-            decision = inhibit(decision, self.controls.controls, now, roster, routed)
-            decision.pages = [with_routing(p, routed.routing) for p in decision.pages]
-            kind = "contact"
-        decision = self._held_back(before, decision, now, routed)
+        for event in events:
+            try:
+                self._plan_one(plan, event, roster)
+            except Exception as exc:
+                reason = classify(exc, event.message.value)
+                if reason == "dependency":  # nothing here talks to the broker: ours
+                    reason = "bug"
+                if reason == "bug":
+                    log.error("message.handler_failed", exc_info=exc, offset=event.message.offset)
+                plan.outputs.append(self.dead_letter_record(event, reason, exc))
+        return plan
+
+    def _plan_one(self, plan: Plan, event: EventT, roster: PolicyRoster | None) -> None:
+        now = self.clock()
+        controls = self.controls.controls
+        got = decide(event, plan.overlay.state, now, roster, controls, self._held_back)
+        key, before, decision = got.key, got.before, got.decision
+        self.observer.decided(got.kind, before, decision, now, got.contact, got.command)
         if decision.outcome == "duplicate":
-            self.metrics.duplicates.labels(topic).inc()
-            self.observer.decided(kind, before, decision, now, routed, command)
+            self.metrics.duplicates.labels(event.message.topic).inc()
             return
+        partition = event.message.partition
         if before is None and decision.state is None:
-            self.timers.put(key, event.message.partition, None)  # a tick for nothing held
-        await self._emit(decision)
-        self.observer.decided(kind, before, decision, now, routed, command)
-        crashpoints.crash_point("escalator.after_emit", when=bool(decision.pages))
-        # State is written after the effects are acknowledged: a crash in between replays
-        # the input, which yields the same ids, and the pager drops the copy.
+            plan.forget[key] = partition  # a tick for nothing held
+        sent = outputs(decision, self._partition_of)
         if decision.state is not None and decision.state is not before:
-            self._write_timeline(key, decision)
-            self.issues[key] = codec.encode(decision.state)
-            self._remember(key, event.message.partition, decision.state)
+            state = (decision.state, codec.encode(decision.state))
+            timeline = None
+            if decision.escalations:
+                after = appended(plan.overlay.timeline(key), decision.escalations, decision.pages)
+                timeline = (after, codec.encode(after)) if after is not None else None
+            plan.overlay.put(key, event, state, timeline)
+        plan.outputs += sent
+        plan.records += [r for r in decision.escalations if r.type != "paged"]
+        plan.pages += len(decision.pages)
+        plan.paging += bool(decision.pages)
 
-    def _load(self, key: bytes) -> IssueState | None:
-        return self.holdings.state(key)
+    async def _apply(self, plan: Plan, events: list[EventT]) -> None:
+        """Outputs, then timelines, then states, each acknowledged before the next."""
+        first = events[0].message  # a retry log names it: none of the batch is committed
+        held = {"partition": first.partition, "offset": first.offset, "messages": len(events)}
+        await self.writer.send_together(plan.outputs, **held)
+        for _ in range(plan.paging):
+            crashpoints.crash_point("escalator.after_emit")
+        overlay = plan.overlay
+        await self.writer.write_tables(writes(self.timelines, overlay.timelines), **held)
+        await self.writer.write_tables(writes(self.issues, overlay.states), **held)
+        for key, partition in plan.forget.items():
+            if key not in overlay.states:
+                self.timers.put(key, partition, None)
+        for key, partition, state in overlay.written():
+            self._remember(key, partition, state)
+        self._count(plan)
 
-    def _write_timeline(self, key: bytes, decision: Decision) -> None:
-        """Before the state: a crash in between reprocesses the input, adding nothing twice."""
-        if not decision.escalations:
-            return
-        timeline = appended(self.holdings.timeline(key), decision.escalations, decision.pages)
-        if timeline is not None:
-            self.timelines[key] = codec.encode(timeline)
+    def _count(self, plan: Plan) -> None:
+        for record in plan.records:
+            self.engine.lifecycle.labels(record.type).inc()
+        self.metrics.produced.labels(ESCALATIONS).inc(len(plan.records))
+        self.metrics.produced.labels(PAGES).inc(plan.pages)
+
+    def _partition_of(self, key: bytes) -> int:
+        """Where the producer's default partitioner (Kafka's) puts ``key``."""
+        return int(self.partitioner(key, self.partitions, self.partitions))
 
     def _remember(self, key: bytes, partition: int, state: IssueState) -> None:
         self.holdings.learn(key, partition)
         self.open.put(key, state)
         if self.timers.put(key, partition, state):
             self.scanner.wake()
-
-    async def _emit(self, decision: Decision) -> None:
-        pending = []
-        for record in decision.escalations:
-            if record.type == "paged":
-                continue  # the pager writes it once a target took the page (outcomes.py)
-            pending.append(
-                await self.escalations_out.send(
-                    key=record.customer_id.encode(),
-                    value=codec.encode(record),
-                    headers=[
-                        (
-                            "event-id",
-                            f"{record.escalation_id}:{record.type}:{record.cause_id}".encode(),
-                        )
-                    ],
-                )
-            )
-            self.engine.lifecycle.labels(record.type).inc()
-        for page in decision.pages:
-            pending.append(
-                await self.pages_out.send(
-                    key=page.customer_id.encode(),
-                    value=codec.encode(page),
-                    headers=[("event-id", page.page_id.encode())],
-                )
-            )
-        for future in pending:
-            await future
-        self.metrics.produced.labels(ESCALATIONS).inc(len(decision.escalations))
-        self.metrics.produced.labels(PAGES).inc(len(decision.pages))
 
     # -- timers --------------------------------------------------------------------------
 
@@ -318,12 +339,6 @@ class EscalatorService(StreamService):
         http = super().http()
         Query(self.holdings).routes(http)
         return http
-
-
-def with_routing(page: PageRequest, routing: Routing) -> PageRequest:
-    """A page made by a contact says why its owner was chosen (the receivers show it)."""
-    reasons = [reason[:1024] for reason in routing.reasons[-ROUTING_REASONS_SHOWN:]]
-    return page.model_copy(update={"route": routing.route, "routing_reasons": reasons})
 
 
 def build(settings: Settings) -> EscalatorService:
