@@ -11,7 +11,11 @@ the state before, the decision, the silences in force and the quiet-hours rules:
   checks again then and sends the page once, with its own page id (``page.released``),
   unless a silence or quiet hours still hold it;
 - a newer page of the escalation (it escalated meanwhile) takes the held one's place,
-  and an escalation no longer paging (acknowledged, resolved) drops it.
+  and an escalation no longer paging (acknowledged, resolved) drops it;
+- a surge holding the issue (``inhibit.py``, applied before this) drops it too: the
+  surge's own hold replaces it, and the page the surge's close sends is held again here
+  if a silence or quiet hours still hold it then (docs/decisions.md says why the two
+  holds stay apart).
 
 The page is the one the decision made, so releasing it after a crash sends the same id
 and the pager drops the copy. Escalation records still go out: a silenced escalation is
@@ -207,7 +211,11 @@ def apply_holds(
     now = now.astimezone(UTC)
     state = state.model_copy(update={"urgency": _urgency(before, state, contact)})
     run = _Pass(state, now, silences, quiet, state.hold)
-    if run.hold is not None and (
+    if run.hold is not None and state.surge is not None and state.surge.held:
+        # The surge's hold (inhibit.py) takes the place of this one: its close pages the
+        # current level, and that page meets the silences and quiet hours then in force.
+        run.supersede(f"not sent: surge {state.surge.id} holds the issue's pages")
+    elif run.hold is not None and (
         state.status not in PAGING or run.hold.page.escalation_id != state.escalation_id
     ):
         run.supersede(f"not sent: the escalation is {state.status or 'over'}")
