@@ -35,6 +35,7 @@ from escalation.schemas.silence import Silence
 from escalation.schemas.state import PAGING, SUMMARY_LIMIT, Hold, IssueState
 
 from .effects import Decision, record
+from .followups import in_customer_hours
 
 
 def labels(
@@ -232,8 +233,10 @@ def apply_holds(
     run.pages += [p for p in decision.pages if p.action != "trigger"]
     if run.hold is not None and not _held_now(run, decision):
         _recheck(run)
-    state = _bumped(before, state.model_copy(update={"hold": run.hold}))
-    unchanged = ("urgency", "hold", "version")
+    # The follow-up reminder waits for the customer's hours where the route says so.
+    state = in_customer_hours(state.model_copy(update={"hold": run.hold}), quiet)
+    state = _bumped(before, state)
+    unchanged = ("urgency", "hold", "followup_due", "version")
     if any(getattr(state, name) != getattr(original, name) for name in unchanged):
         decision.state = state
     decision.escalations, decision.pages = run.records, run.pages
@@ -246,10 +249,16 @@ def _held_now(run: _Pass, decision: Decision) -> bool:
     return any(p.page_id == run.hold.page.page_id for p in decision.pages)
 
 
+def _deadlines(state: IssueState | None) -> tuple[object, object]:
+    if state is None:
+        return None, None
+    return (state.hold.until if state.hold is not None else None), state.followup_due
+
+
 def _bumped(before: IssueState | None, state: IssueState) -> IssueState:
-    """A changed hold deadline is a timer change: ticks made before it are stale."""
-    was = before.hold.until if before is not None and before.hold is not None else None
-    now = state.hold.until if state.hold is not None else None
-    if was != now and (before is None or state.version == before.version):
+    """A changed hold or follow-up deadline is a timer change: older ticks are stale."""
+    if _deadlines(before) != _deadlines(state) and (
+        before is None or state.version == before.version
+    ):
         return state.model_copy(update={"version": state.version + 1})
     return state
