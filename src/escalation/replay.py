@@ -14,6 +14,11 @@ before each input, every deadline due by the input's own time is ticked at its d
 so ladder levels, ack timeouts, missed commitments, deadlines and follow-ups are
 replayed too. A history out of time order fires a deadline at the first input recorded
 after it (the demo's, written story by story, is one).
+
+After inhibition by surges, every decision goes through the escalator's holds with the
+policy file's silences, maintenance windows and quiet hours (``silence_replay.py``), in
+the order the live escalator applies them, so held pages wait, are released by the
+replayed timers, or are dropped, as live.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from escalation.services.escalator.rules import Decision, decide_command, decide
 from escalation.services.escalator.surges import decide_surge
 from escalation.services.escalator.timers import decide_tick, next_due, tick_for
 from escalation.services.router.ownership import Ownership
+from escalation.silence_replay import SilenceReplay
 from escalation.surge_replay import SurgeReplay
 
 PARTITION = 0
@@ -113,6 +119,7 @@ class Simulation:
         self.order = count()
         self.tally = Tally()
         self.surges = SurgeReplay(loaded)
+        self.holds = SilenceReplay(loaded)
         self.fed = 0
         self.swept: datetime | None = None
 
@@ -126,8 +133,10 @@ class Simulation:
         if decision.duplicate:
             return Outcome(decision.routing, duplicate=True)
         self.ownership.record(PARTITION, key, decision)
-        escalation = decide_contact(self.issues.get(key), event, decision.routing, now, self.roster)
+        before = self.issues.get(key)
+        escalation = decide_contact(before, event, decision.routing, now, self.roster)
         escalation = self._inhibited(escalation, now, event)
+        escalation = self.holds.apply(before, escalation, now, event, decision.routing.route)
         self._keep(key, escalation.state)
         self._surged(self.surges.report(event, decision.routing.route, now), now)
         raised = [e.reason for e in escalation.escalations if e.type in ("opened", "reopened")]
@@ -144,7 +153,9 @@ class Simulation:
         self.advance(command.at)
         ref = parse_escalation_id(command.escalation_id)
         key = issue_state_key(ref.customer_id, ref.issue_id)
-        decision = decide_command(self.issues.get(key), command, command.at, self.roster)
+        before = self.issues.get(key)
+        decision = decide_command(before, command, command.at, self.roster)
+        decision = self.holds.apply(before, decision, command.at)
         self._keep(key, decision.state)
         self.tally.commands[(command.action, decision.outcome)] += 1
         self.tally.effects(decision)
@@ -162,6 +173,7 @@ class Simulation:
                 continue
             decision = decide_tick(state, tick, tick.due, self.roster)
             decision = self._inhibited(decision, tick.due)
+            decision = self.holds.apply(state, decision, tick.due)
             self._keep(key, decision.state)
             self.tally.effects(decision)
         self._surged(self.surges.due(now), now)
@@ -183,7 +195,9 @@ class Simulation:
         """Each surge record through the escalator; a close releases the issues it held."""
         for event in events:
             key = issue_state_key(event.customer_id, event.issue_id)
-            decision = decide_surge(self.issues.get(key), event, event.at, self.roster)
+            before = self.issues.get(key)
+            decision = decide_surge(before, event, event.at, self.roster)
+            decision = self.holds.apply(before, decision, event.at)
             self._keep(key, decision.state)
             self.tally.effects(decision)
             if event.type != "surge.closed":
@@ -195,6 +209,7 @@ class Simulation:
                     and state.surge.id == event.surge_id
                 ):
                     released = self._inhibited(Decision(state), event.at)
+                    released = self.holds.apply(state, released, event.at)
                     self._keep(held_key, released.state)
                     self.tally.effects(released)
 

@@ -158,12 +158,14 @@ def _report(
         "by": _table(current.tally),
         "commands": _commands(current.tally),
         "surges": [s.as_dict() for s in current.surges.surges.values()],
+        "holds": current.holds.report.as_dict(),
     }
     if against is not None:
         report["against"] = {
             "policy": against.engine.loaded.version,
             "by": _table(against.tally),
             "commands": _commands(against.tally),
+            "holds": {"by": against.holds.report.by_holder()},
         }
         report["changes"] = changes
     return report
@@ -197,6 +199,7 @@ def _print(report: dict[str, Any]) -> None:
             said = ", ".join(f"{outcome} {n:,}" for outcome, n in outcomes.items())
             print(f"  {action:<24}{said}")
     _print_surges(report["surges"])
+    _print_holds(report["holds"], report.get("against", {}).get("holds"))
     if "changes" in report:
         changes = report["changes"]
         print(
@@ -230,3 +233,29 @@ def _print_surges(surges: list[dict[str, Any]]) -> None:
             f"opened {surge['opened_at']}, closed {closed} (baseline {surge['baseline']:g})"
         )
         print(f"    {', '.join(surge['named'])}")
+
+
+def _print_holds(holds: dict[str, Any], old: dict[str, Any] | None) -> None:
+    """Pages silences and quiet hours held, per silence; then each page and its wait."""
+    if not holds["by"] and not (old and old["by"]):
+        return
+    print("\nheld pages (silences, maintenance windows, quiet hours):")
+    kinds = ("held", "released", "dropped", "superseded", "waiting")
+    print(f"  {'':<32}" + "".join(f"{kind:>11}" for kind in kinds))
+    none = dict.fromkeys(kinds, 0)
+    for holder in sorted(set(holds["by"]) | set(old["by"] if old else ())):
+        counts = holds["by"].get(holder, none)
+        line = f"  {holder:<32}" + "".join(f"{counts[kind]:>11,}" for kind in kinds)
+        if old is not None:
+            before = old["by"].get(holder, none)
+            line += "   was " + "/".join(f"{before[kind]:,}" for kind in kinds)
+        print(line)
+    for page in holds["pages"][:SHOWN_CHANGES]:
+        until = f" until {page['until']}" if page["until"] else ""
+        ended = f" at {page['ended_at']}" if page["ended_at"] else ""
+        print(
+            f"  {page['escalation_id']} level {page['level']}: held by {page['held_by']} "
+            f"from {page['held_at']}{until}; {page['outcome']}{ended}"
+        )
+    if len(holds["pages"]) > SHOWN_CHANGES:
+        print(f"  ... and {len(holds['pages']) - SHOWN_CHANGES:,} more (--json lists all)")

@@ -34,6 +34,7 @@ def settings_for(
         ladder=[_ladder_step(step, route, policy) for step in escalation.ladder],
         reopen_window_seconds=escalation.reopen_window,
         followup_after_seconds=escalation.followup_after,
+        followup_in_customer_hours=escalation.followup_in_customer_hours,
         reopen_csat=escalation.reopen_csat,
         reopen_sentiment=escalation.reopen_sentiment,
         deadline_lead_seconds=escalation.deadline_lead,
@@ -117,6 +118,23 @@ def escalation_errors(policy: Policy) -> list[str]:
         else:
             errors += _route_needs("escalation", f" (routes[{i}] uses it)", route, policy)
     return errors
+
+
+def customer_hours_errors(policy: Policy) -> list[str]:
+    """Follow-ups asked to wait for the customer's hours in a policy that names none."""
+    if policy.quiet_hours is not None and policy.quiet_hours.customer is not None:
+        return []
+    places = [("escalation", policy.escalation)] + [
+        (f"routes[{i}].escalation", route.escalation)
+        for i, route in enumerate(policy.routes)
+        if route.escalation is not None
+    ]
+    return [
+        f"{where}.followup_in_customer_hours: the customer's hours are not set; "
+        f"add quiet_hours.customer (hours, in each customer's time zone)"
+        for where, escalation in places
+        if escalation.followup_in_customer_hours
+    ]
 
 
 def escalation_warnings(policy: Policy) -> list[str]:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import ValidationError
 
-from .escalation import escalation_errors, escalation_warnings
+from .escalation import customer_hours_errors, escalation_errors, escalation_warnings
 from .hours import HolidayCalendar
 from .ical import load_ical_overrides
 from .match import REGEX_FIELDS
@@ -104,7 +104,7 @@ def _cross_references(policy: Policy) -> list[str]:
             f"routes[{len(policy.routes) - 1}]: the last route must be a catch-all default "
             "(no match conditions, no continue)"
         )
-    errors += escalation_errors(policy)
+    errors += escalation_errors(policy) + customer_hours_errors(policy)
     errors += surge_errors(policy)
     errors += target_errors(policy)
     errors += silencing_errors(policy)

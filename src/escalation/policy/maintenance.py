@@ -9,8 +9,10 @@ says what a skipped or repeated wall-clock time means. Pure: the moment is an ar
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
@@ -44,10 +46,23 @@ def _span(window: Maintenance) -> timedelta:
     return timedelta(seconds=window.duration) if window.duration else DAY + timedelta(hours=2)
 
 
+@cache
+def _parsed(expression: str) -> croniter:
+    """The expression parsed once: parsing costs more than finding a window's fire times,
+    and the escalator asks which windows are in force for every page it decides."""
+    return croniter(expression, datetime(2000, 1, 1))
+
+
+def _fires(expression: str, start: datetime) -> croniter:
+    fires = copy.copy(_parsed(expression))  # shares the parsed fields, never changes them
+    fires.set_current(start, force=True)
+    return fires
+
+
 def _starts(window: Maintenance, before: datetime, since: datetime) -> Iterator[datetime]:
     """Naive local start times at or before ``before``, latest first, down to ``since``."""
     if window.cron is not None:
-        fires = croniter(window.cron, before + timedelta(minutes=1))
+        fires = _fires(window.cron, before + timedelta(minutes=1))
         for _ in range(FIRES_LIMIT):
             fire = fires.get_prev(datetime)
             if fire < since:

@@ -263,6 +263,10 @@ class Escalation(PolicyModel):
     followup_after: Duration | None = Field(
         default=2 * 86400, description="followup_due this long after resolution"
     )
+    followup_in_customer_hours: bool = Field(
+        default=False,
+        description="the follow-up waits for quiet_hours.customer in the customer's time zone",
+    )
     reopen_csat: int = Field(default=2, ge=1, le=5, description="a CSAT at or below reopens")
     reopen_sentiment: float = Field(
         default=-0.6, ge=-1.0, le=1.0, description="a sentiment at or below reopens"

@@ -53,6 +53,11 @@ class EscalationSettings(WireModel):
     followup_after_seconds: int | None = Field(
         default=2 * 86400, ge=1, description="followup_due this long after resolution"
     )
+    followup_in_customer_hours: bool = Field(
+        default=False,
+        description="the follow-up waits for the customer's hours (the policy's "
+        "quiet_hours.customer, in the contact's customer.timezone)",
+    )
     reopen_csat: int = Field(default=2, ge=1, le=5, description="a CSAT at or below reopens")
     reopen_sentiment: float = Field(
         default=-0.6, ge=-1.0, le=1.0, description="a sentiment at or below reopens"

@@ -82,6 +82,9 @@ class Snapshot(WireModel):
     ack_timeout: int | None = Field(default=None, alias="a")
     reopen_window: int | None = Field(default=None, alias="r")
     followup_after: int | None = Field(default=None, alias="f")
+    followup_in_customer_hours: Literal[True] | None = Field(
+        default=None, alias="h", description="true, or left out: only routes that ask pay"
+    )
     csat: int = Field(default=2, alias="c")
     sentiment: float = Field(default=-0.6, alias="s")
 
@@ -133,6 +136,11 @@ class IssueState(WireModel):
     level_at: Timestamp | None = Field(default=None, description="when the level first paged")
     eta: Timestamp | None = Field(default=None, description="the owner's commitment at ack")
     followup_due: Timestamp | None = None
+    customer_zone: str | None = Field(
+        default=None,
+        description="the customer's time zone, kept only when the route's follow-ups wait "
+        "for the customer's hours",
+    )
     deadline: Timestamp | None = Field(default=None, description="the customer's deadline")
     deadline_due: Timestamp | None = Field(default=None, description="deadline less the lead")
     resolved_at: Timestamp | None = None

@@ -38,3 +38,10 @@ def test_closed_controls_are_forgotten_after_a_while_open_ones_never():
     view.apply(control("closed", False, 0))
     view.forget_before(T0 + timedelta(days=8))
     assert list(view.controls) == ["open"]
+
+
+def test_at_the_same_moment_the_record_that_ends_a_control_wins():
+    view = ControlsView()
+    view.apply(control("s1", False, 5))
+    view.apply(control("s1", True, 5))  # read again in another order: still closed
+    assert view.active("surge") == []

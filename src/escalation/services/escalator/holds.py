@@ -11,7 +11,11 @@ the state before, the decision, the silences in force and the quiet-hours rules:
   checks again then and sends the page once, with its own page id (``page.released``),
   unless a silence or quiet hours still hold it;
 - a newer page of the escalation (it escalated meanwhile) takes the held one's place,
-  and an escalation no longer paging (acknowledged, resolved) drops it.
+  and an escalation no longer paging (acknowledged, resolved) drops it;
+- a surge holding the issue (``inhibit.py``, applied before this) drops it too: the
+  surge's own hold replaces it, and the page the surge's close sends is held again here
+  if a silence or quiet hours still hold it then (docs/decisions.md says why the two
+  holds stay apart).
 
 The page is the one the decision made, so releasing it after a crash sends the same id
 and the pager drops the copy. Escalation records still go out: a silenced escalation is
@@ -31,6 +35,7 @@ from escalation.schemas.silence import Silence
 from escalation.schemas.state import PAGING, SUMMARY_LIMIT, Hold, IssueState
 
 from .effects import Decision, record
+from .followups import in_customer_hours
 
 
 def labels(
@@ -207,7 +212,11 @@ def apply_holds(
     now = now.astimezone(UTC)
     state = state.model_copy(update={"urgency": _urgency(before, state, contact)})
     run = _Pass(state, now, silences, quiet, state.hold)
-    if run.hold is not None and (
+    if run.hold is not None and state.surge is not None and state.surge.held:
+        # The surge's hold (inhibit.py) takes the place of this one: its close pages the
+        # current level, and that page meets the silences and quiet hours then in force.
+        run.supersede(f"not sent: surge {state.surge.id} holds the issue's pages")
+    elif run.hold is not None and (
         state.status not in PAGING or run.hold.page.escalation_id != state.escalation_id
     ):
         run.supersede(f"not sent: the escalation is {state.status or 'over'}")
@@ -224,8 +233,10 @@ def apply_holds(
     run.pages += [p for p in decision.pages if p.action != "trigger"]
     if run.hold is not None and not _held_now(run, decision):
         _recheck(run)
-    state = _bumped(before, state.model_copy(update={"hold": run.hold}))
-    unchanged = ("urgency", "hold", "version")
+    # The follow-up reminder waits for the customer's hours where the route says so.
+    state = in_customer_hours(state.model_copy(update={"hold": run.hold}), quiet)
+    state = _bumped(before, state)
+    unchanged = ("urgency", "hold", "followup_due", "version")
     if any(getattr(state, name) != getattr(original, name) for name in unchanged):
         decision.state = state
     decision.escalations, decision.pages = run.records, run.pages
@@ -238,10 +249,16 @@ def _held_now(run: _Pass, decision: Decision) -> bool:
     return any(p.page_id == run.hold.page.page_id for p in decision.pages)
 
 
+def _deadlines(state: IssueState | None) -> tuple[object, object]:
+    if state is None:
+        return None, None
+    return (state.hold.until if state.hold is not None else None), state.followup_due
+
+
 def _bumped(before: IssueState | None, state: IssueState) -> IssueState:
-    """A changed hold deadline is a timer change: ticks made before it are stale."""
-    was = before.hold.until if before is not None and before.hold is not None else None
-    now = state.hold.until if state.hold is not None else None
-    if was != now and (before is None or state.version == before.version):
+    """A changed hold or follow-up deadline is a timer change: older ticks are stale."""
+    if _deadlines(before) != _deadlines(state) and (
+        before is None or state.version == before.version
+    ):
         return state.model_copy(update={"version": state.version + 1})
     return state

@@ -69,6 +69,7 @@ def snapshot_of(settings: EscalationSettings) -> Snapshot:
         ack_timeout=settings.ack_timeout_seconds,
         reopen_window=settings.reopen_window_seconds,
         followup_after=settings.followup_after_seconds,
+        followup_in_customer_hours=settings.followup_in_customer_hours or None,
         csat=settings.reopen_csat,
         sentiment=settings.reopen_sentiment,
     )

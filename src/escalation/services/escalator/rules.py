@@ -83,6 +83,7 @@ def _new_state(contact: ContactEvent, routing: Routing) -> IssueState:
         level_at=None,
         eta=None,
         followup_due=None,
+        customer_zone=None,
         deadline=None,
         deadline_due=None,
         resolved_at=None,
@@ -182,6 +183,10 @@ def _noted(
         "targets": state.targets if kept else routing.targets,
         "authority": routing.authority_required,
         "updated_at": now,
+        # Kept only where the follow-up waits for the customer's hours: the state's size.
+        "customer_zone": contact.customer.timezone
+        if routing.escalation.followup_in_customer_hours
+        else None,
     }
     if contact.deadline is not None:
         # Armed only while nobody has acknowledged: an ack answers the deadline.

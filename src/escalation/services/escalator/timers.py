@@ -19,6 +19,7 @@ from escalation.schemas import Tick
 from escalation.schemas.state import CONTACTS_SHOWN, PAGING, IssueState
 
 from .effects import Decision, record, settle, spoken
+from .followups import waited
 from .ladder import EMPTY, Roster, Step, next_step
 from .moves import deadline_reason, open_escalation, paged, step_up
 
@@ -152,8 +153,11 @@ def _deadline(state: IssueState, due: datetime, now: datetime, roster: Roster | 
 
 def _followup(state: IssueState, due: datetime, now: datetime, roster: Roster | None) -> Decision:
     done = state.model_copy(update={"followup_due": None})
-    since = spoken(int((due - (state.resolved_at or due)).total_seconds()))
-    reason = f"followup.due: resolved {since} ago; check back with the customer"
+    seconds = int((due - (state.resolved_at or due)).total_seconds())
+    reason = (
+        f"followup.due: resolved {spoken(seconds)} ago; check back with the customer"
+        f"{waited(state, seconds)}"
+    )
     event = record("followup_due", done, now, reason, f"followup:{state.cycle}")
     return Decision(done, escalations=[event], outcome="followup")
 

@@ -16,7 +16,6 @@ from escalation.services.common.settings import Settings
 
 from . import openapi
 from .service import Intake, Reply
-from .silence_view import read_controls
 
 log = structlog.get_logger(__name__)
 
@@ -117,9 +116,8 @@ async def run(settings: Settings) -> None:
     broker = asyncio.create_task(
         watch_broker(probe, metrics.broker_up, stop, settings.broker_probe_seconds)
     )
-    controls = asyncio.create_task(
-        read_controls(intake.silence_view, settings.reader_options(), stop)
-    )
+    controls = intake.silence_view.reader(settings)
+    await controls.start()
     try:
         done, _ = await asyncio.wait({server, connect}, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
@@ -128,8 +126,8 @@ async def run(settings: Settings) -> None:
     finally:
         stop.set()
         connect.cancel()
-        controls.cancel()
-        await asyncio.gather(server, connect, broker, controls, return_exceptions=True)
+        await asyncio.gather(server, connect, broker, return_exceptions=True)
+        await controls.stop()
         await producer.stop()
         await intake.queries.close()
         log.info("intake.stopped")
