@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from escalation.schemas import codec
 
@@ -11,6 +12,8 @@ PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://escalation.dev/problems/"
 MAX_LISTED = codec.MAX_LISTED
 """Errors listed in one answer; ``error_count`` says how many there were in all."""
+
+T = TypeVar("T")
 
 TITLES = {
     400: "Malformed request",
@@ -49,3 +52,19 @@ class Problem(Exception):
             doc["error_count"] = max(self.error_count or 0, len(self.errors))
             doc["errors"] = self.errors[:MAX_LISTED]
         return codec.dumps(doc)
+
+
+def decoded_body(decode: Callable[[bytes], T], body: bytes) -> T:
+    """A request body through ``decode`` (a ``schemas.codec`` decoder), its failure as a
+    problem: 400 when it is not JSON, 422 naming each field that is wrong."""
+    try:
+        return decode(body)
+    except codec.DecodeError as exc:
+        status = 400 if exc.kind == "malformed" else 422
+        raise Problem(
+            status,
+            "malformed-json" if status == 400 else "schema-violation",
+            exc.detail,
+            exc.errors or None,
+            error_count=exc.error_count,
+        ) from exc

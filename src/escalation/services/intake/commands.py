@@ -15,10 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from escalation.schemas import EscalationCommand, codec
-from escalation.schemas.command import CommandBody
 from escalation.schemas.identity import InvalidEscalationId, customer_of
 from escalation.services.common.links import LinkClaim
-from escalation.services.common.problems import Problem
+from escalation.services.common.problems import Problem, decoded_body
 from escalation.services.common.topics import COMMANDS
 
 from . import pages
@@ -39,20 +38,6 @@ def with_claim(note: str | None, claimed_by: str | None) -> str | None:
     if claimed_by is None:
         return note
     return f"on behalf of {claimed_by}" + (f": {note}" if note else "")
-
-
-def decode_body(body: bytes) -> CommandBody:
-    try:
-        return codec.decode_command_body(body)
-    except codec.DecodeError as exc:
-        status = 400 if exc.kind == "malformed" else 422
-        raise Problem(
-            status,
-            "malformed-json" if status == 400 else "schema-violation",
-            exc.detail,
-            exc.errors or None,
-            error_count=exc.error_count,
-        ) from exc
 
 
 class Commands:
@@ -80,7 +65,7 @@ class Commands:
         if body.strip():
             self.require_json(headers)
         customer_id = customer_or_404(escalation_id)
-        parsed = decode_body(body)
+        parsed = decoded_body(codec.decode_command_body, body)
         if principal is None:  # open development intake: nothing to check the claim against
             by, note = parsed.by, parsed.note
         else:

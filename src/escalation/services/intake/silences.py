@@ -15,8 +15,8 @@ from datetime import datetime
 from urllib.parse import parse_qs
 
 from escalation.schemas import codec
-from escalation.schemas.silence import Silence, SilenceBody, SilenceRecord
-from escalation.services.common.problems import Problem
+from escalation.schemas.silence import Silence, SilenceRecord
+from escalation.services.common.problems import Problem, decoded_body
 from escalation.services.common.topics import CONTROLS
 
 from .auth import TokenAuth
@@ -27,20 +27,6 @@ SCOPE = "escalations"
 MAX_LENGTH = 366 * 86400
 """The longest a silence made through the API may last: a year (a forgotten silence
 would hide pages for good); the policy file can hold longer ones, in review."""
-
-
-def decode_body(body: bytes) -> SilenceBody:
-    try:
-        return codec.decode_silence_body(body)
-    except codec.DecodeError as exc:
-        status = 400 if exc.kind == "malformed" else 422
-        raise Problem(
-            status,
-            "malformed-json" if status == 400 else "schema-violation",
-            exc.detail,
-            exc.errors or None,
-            error_count=exc.error_count,
-        ) from exc
 
 
 def _claimed(comment: str | None, claimed_by: str | None) -> str | None:
@@ -67,7 +53,7 @@ class Silences:
     async def create(self, headers: Mapping[str, str], body: bytes) -> SilenceRecord:
         principal = self.auth.authorize(headers.get("authorization"), SCOPE)
         self.require_json(headers)
-        parsed = decode_body(body)
+        parsed = decoded_body(codec.decode_silence_body, body)
         now = self.clock()
         starts = parsed.starts_at or now
         problems = []
