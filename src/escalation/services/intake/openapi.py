@@ -11,6 +11,7 @@ from typing import Any
 from escalation.schemas import CommandBody, ContactEvent, cloudevents
 from escalation.schemas.cloudevents import ContactCloudEvent
 from escalation.schemas.http import CommandAccepted, ContactsAccepted
+from escalation.schemas.records import CONTACT
 from escalation.services.common.openapi import BEARER, ApiDocument, json_content, problems, ref
 from escalation.services.common.openapi_queries import ESCALATION_ID, describe_queries
 
@@ -21,18 +22,7 @@ DESCRIPTION = (
     "and the escalation queries. Every error is an RFC 9457 problem document; the "
     "contract in full is docs/contract.md."
 )
-CONTACT_EXAMPLE = {
-    "event_id": "crm-7781-1",
-    "occurred_at": "2026-11-24T09:15:00-05:00",
-    "source": "crm",
-    "channel": "phone",
-    "customer": {"id": "C-1042", "tier": "standard", "timezone": "America/New_York"},
-    "issue_key": "ticket-88",
-    "category": "hvac.repair",
-    "product": "AC-3000",
-    "urgency": "normal",
-    "summary": "AC failed again after repair",
-}
+CONTACT_EXAMPLE = {**CONTACT, "urgency": "normal"}
 ENVELOPED = {"event_id": "id", "occurred_at": "time", "source": "source"}
 CLOUDEVENT_EXAMPLE = {
     "specversion": cloudevents.SPECVERSION,
