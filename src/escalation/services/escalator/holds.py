@@ -205,7 +205,9 @@ def apply_holds(
     if state is None or decision.outcome == "duplicate":
         return decision
     now = now.astimezone(UTC)
-    state = state.model_copy(update={"urgency": _urgency(before, state, contact)})
+    urgency = _urgency(before, state, contact)
+    if urgency != state.urgency:  # a copy per input only when something changes
+        state = state.model_copy(update={"urgency": urgency})
     run = _Pass(state, now, silences, quiet, state.hold)
     if run.hold is not None and (
         state.status not in PAGING or run.hold.page.escalation_id != state.escalation_id
@@ -224,7 +226,9 @@ def apply_holds(
     run.pages += [p for p in decision.pages if p.action != "trigger"]
     if run.hold is not None and not _held_now(run, decision):
         _recheck(run)
-    state = _bumped(before, state.model_copy(update={"hold": run.hold}))
+    if run.hold is not state.hold:
+        state = state.model_copy(update={"hold": run.hold})
+    state = _bumped(before, state)
     unchanged = ("urgency", "hold", "version")
     if any(getattr(state, name) != getattr(original, name) for name in unchanged):
         decision.state = state
