@@ -15,6 +15,7 @@ from .cloudevents import ContactCloudEvent, binary_attributes, binary_loc
 from .command import CommandBody, EscalationCommand
 from .contact import ContactEvent
 from .escalation import EscalationEvent
+from .fields_first import fields_first
 from .page import PageRequest
 from .routed import RoutedContact
 from .silence import SilenceBody, SilenceRecord
@@ -175,8 +176,17 @@ def decode_contact(data: bytes) -> ContactEvent:
     return decode(ContactEvent, data)
 
 
+_routed_fields = fields_first(RoutedContact)
+
+
 def decode_routed(data: bytes) -> RoutedContact:
-    return decode(RoutedContact, data)
+    """Every reader of the routed topic decodes each contact: the fields straight from
+    JSON first (``fields_first.py``); anything refused is decoded again by the model,
+    whose errors are the ones reported."""
+    try:
+        return _routed_fields(data)
+    except ValidationError:
+        return decode(RoutedContact, data)
 
 
 def decode_escalation(data: bytes) -> EscalationEvent:
