@@ -130,6 +130,8 @@ class Observer:
             level = logging.DEBUG
         elif command is not None and decision.outcome in NOT_APPLIED:
             level, name = logging.WARNING, "escalator.command_not_applied"  # docs/contract.md
+        if not log.is_enabled_for(level):
+            return  # most inputs at the usual levels: their fields are not even gathered
         log.log(
             level,
             name,
