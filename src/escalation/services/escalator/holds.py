@@ -204,10 +204,13 @@ def apply_holds(
     original = state = decision.state
     if state is None or decision.outcome == "duplicate":
         return decision
-    now = now.astimezone(UTC)
     urgency = _urgency(before, state, contact)
     if urgency != state.urgency:  # a copy per input only when something changes
         state = state.model_copy(update={"urgency": urgency})
+    if _nothing_held(before, decision, state):
+        decision.state = state
+        return decision
+    now = now.astimezone(UTC)
     run = _Pass(state, now, silences, quiet, state.hold)
     if run.hold is not None and (
         state.status not in PAGING or run.hold.page.escalation_id != state.escalation_id
@@ -234,6 +237,12 @@ def apply_holds(
         decision.state = state
     decision.escalations, decision.pages = run.records, run.pages
     return decision
+
+
+def _nothing_held(before: IssueState | None, decision: Decision, state: IssueState) -> bool:
+    """No page made, none held now or before: only the urgency can change (most inputs)."""
+    was_held = before is not None and before.hold is not None
+    return not (decision.pages or decision.escalations or state.hold is not None or was_held)
 
 
 def _held_now(run: _Pass, decision: Decision) -> bool:
