@@ -20,8 +20,9 @@ from __future__ import annotations
 from escalation.schemas import codec
 from escalation.schemas.surge_state import ProductState
 
-LIMIT = 1024
-"""Products kept decoded: the busy ones, a few megabytes at most."""
+LIMIT = 256
+"""Products kept decoded: a busy product's state is about 40 KB as Python objects, so
+at most some 10-15 MB; the products reported most often stay in."""
 
 
 class KnownStates:
