@@ -22,6 +22,12 @@ def _stat(pid: int) -> tuple[int, float] | None:
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_by_pid(pid: int) -> float | None:
+    """User + system CPU seconds of ``pid`` so far, or None if it is gone (or no /proc)."""
+    stat = _stat(pid)
+    return stat[1] if stat is not None else None
+
+
 def _name(pid: int) -> str:
     try:
         argv = (PROC / str(pid) / "cmdline").read_bytes().split(b"\0")

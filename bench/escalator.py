@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import orjson
@@ -41,6 +42,7 @@ from escalation.services.router.app import routed_bytes
 from escalation.testing.stack import EXAMPLE_POLICY, ROOT, scrape
 
 from .baseline import producer, write_all
+from .cpu import cpu_by_pid
 from .load import aio_run
 from .mix import critical_burst, realistic
 from .table import Table
@@ -52,6 +54,14 @@ FAUST_TOPIC = "bench.faust.alone"
 POLL_SECONDS = 0.25
 
 Record = tuple[bytes, bytes, list[tuple[str, bytes]]]
+
+
+class Measured(NamedTuple):
+    rate: float
+    """Inputs per second of wall clock."""
+    cpu: float
+    """CPU seconds the process spent per input meanwhile: steadier than the rate on a
+    shared machine, where the rate also says how often the process got a core."""
 
 
 class StepFailed(RuntimeError):
@@ -92,7 +102,7 @@ def fresh_broker(records: list[Record], topic: str) -> EmbeddedBroker:
     return broker
 
 
-def faust_alone_rate(records: list[Record], limit: float = 180.0) -> float:
+def faust_alone_rate(records: list[Record], limit: float = 180.0) -> Measured:
     broker = fresh_broker(records, FAUST_TOPIC)
     argv = [sys.executable, "-m", "bench.faust_alone", broker.bootstrap, FAUST_TOPIC]
     argv += [str(len(records)), str(PARTITIONS)]
@@ -106,7 +116,7 @@ def faust_alone_rate(records: list[Record], limit: float = 180.0) -> float:
         if not lines:
             raise StepFailed(f"faust alone printed no result: {done.stderr[-2000:]!r}")
         result = orjson.loads(lines[-1])
-        return result["events"] / result["seconds"]
+        return Measured(result["events"] / result["seconds"], result["cpu"] / result["events"])
     except subprocess.TimeoutExpired:
         raise StepFailed(f"faust alone did not count {len(records)} in {limit:.0f} s") from None
     finally:
@@ -117,7 +127,7 @@ def _env(tmp: str, **extra: str) -> dict[str, str]:
     return {**os.environ, "ESCALATION_DATA_DIR": str(Path(tmp) / "data"), **extra}
 
 
-def escalator_rate(records: list[Record], limit: float = 180.0) -> float:
+def escalator_rate(records: list[Record], limit: float = 180.0) -> Measured:
     """Start the escalator over the pre-filled input; time it from first progress to all."""
     broker = fresh_broker(records, ROUTED)
     port = free_port()
@@ -149,9 +159,9 @@ def escalator_rate(records: list[Record], limit: float = 180.0) -> float:
             broker.stop()
 
 
-def _watch(url: str, n: int, limit: float, process: subprocess.Popen[bytes], log: Path) -> float:
+def _watch(url: str, n: int, limit: float, process: subprocess.Popen[bytes], log: Path) -> Measured:
     first = started = None
-    done = 0.0
+    done = cpu = 0.0
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -162,14 +172,21 @@ def _watch(url: str, n: int, limit: float, process: subprocess.Popen[bytes], log
             done = 0.0
         now = time.perf_counter()
         if first is None and done > 0:
-            first, started = done, now
+            first, started, cpu = done, now, _cpu_seconds(process.pid)
         if done >= n and started is not None:
             if now == started:
                 raise StepFailed("every input was done before the first poll")
-            return (n - first) / (now - started)
+            spent = _cpu_seconds(process.pid) - cpu
+            return Measured((n - first) / (now - started), spent / (n - first))
         time.sleep(POLL_SECONDS)
     rate = (done - first) / (time.perf_counter() - started) if first and started else 0.0
     raise StepFailed(f"the escalator did {done:.0f} of {n} in {limit:.0f} s", rate)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of ``pid`` so far (0 where there is no /proc)."""
+    spent = cpu_by_pid(pid)
+    return spent if spent is not None else 0.0
 
 
 def run_escalator_rows(table: Table, n: int, burst: int) -> None:
@@ -188,14 +205,16 @@ def _row(
     table: Table,
     measure: str,
     detail: str,
-    measure_rate: Callable[[list[Record]], float],
+    measure_rate: Callable[[list[Record]], Measured],
     records: list[Record],
     of: str | None = None,
 ) -> None:
     label = f"{measure} ({len(records):,} routed contacts, {PARTITIONS} partitions; {detail})"
     base = None if of else "faust"
     try:
-        table.add(label, measure_rate(records), "ev/s", base=base, of=of)
+        rate, cpu = measure_rate(records)
+        text = f"{rate:,.0f} ev/s, {cpu * 1e6:,.0f} us CPU per input"
+        table.add(label, rate, "ev/s", text=text, base=base, of=of)
     except StepFailed as failed:
         table.add(label, failed.rate, "ev/s", base=base, of=of, note=str(failed)[:300])
 

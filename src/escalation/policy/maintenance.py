@@ -25,6 +25,10 @@ from .model import DAYS, Maintenance
 DAY = timedelta(days=1)
 FIRES_LIMIT = 2000
 """Cron fire times looked at per question: more than any window's span needs."""
+SETTLED_REACH = timedelta(hours=1)
+"""How far ahead ``settled_until`` vouches for a window's answer at most."""
+OFFSET_SHIFT = timedelta(hours=2)
+"""The largest change of a zone's UTC offset (daylight saving moves it by 1 h at most)."""
 
 
 def window_zone(window: Maintenance, default_zone: ZoneInfo) -> ZoneInfo:
@@ -108,6 +112,30 @@ def occurrence(
         if at < end:
             return start, end
     return None
+
+
+def settled_until(window: Maintenance, at: datetime, default_zone: ZoneInfo) -> datetime:
+    """The first instant after ``at`` at which ``occurrence`` may answer otherwise.
+
+    The answer changes only when an occurrence starts or ends, so it holds until the
+    earliest start after ``at`` or end of an occurrence in force at ``at``, and at most
+    ``SETTLED_REACH`` on. A start in that reach lies within ``OFFSET_SHIFT`` of the wall
+    clock's reach, which is scanned whole: the caller may keep the answer until then.
+    """
+    zone = window_zone(window, default_zone)
+    local = local_time(at, zone).replace(tzinfo=None)
+    at = at.astimezone(UTC)
+    until = at + SETTLED_REACH
+    ahead = local + SETTLED_REACH + OFFSET_SHIFT
+    for start_local in _starts(window, ahead, local - _span(window) - DAY):
+        start = wall_instant(start_local, zone).astimezone(UTC)
+        if start > at:
+            until = min(until, start)
+            continue
+        end = _end(window, start_local, start, zone).astimezone(UTC)
+        if end > at:
+            until = min(until, end)
+    return until
 
 
 def maintenance_silence(

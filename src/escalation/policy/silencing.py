@@ -3,6 +3,12 @@
 ``PolicySilences`` turns one loaded policy's ``silences:`` and ``maintenance:`` into the
 silences in force at a moment, to join those made through the API. The checks here run
 when the file loads (``load.py``) and in ``policy check``. Pure: moments are arguments.
+
+The escalator asks ``active`` for every input it decides, and a cron window's occurrence
+costs a few hundred microseconds to find; so the answer is kept with the span it holds
+for (until the next start or end of any silence or occurrence, an hour at most) and
+given again for any moment within it. A moment outside (later, or a clock set back)
+asks afresh.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from escalation.schemas.silence import Silence
 
-from .maintenance import cron_error, maintenance_silence
+from .maintenance import SETTLED_REACH, cron_error, maintenance_silence, settled_until
 from .model import LoadedPolicy, Policy
 from .silences import file_silence, in_force
 
@@ -23,15 +29,30 @@ class PolicySilences:
         self.zone = ZoneInfo(policy.timezone)
         self.silences = [file_silence(entry) for entry in policy.silences]
         self.windows = list(policy.maintenance)
+        self._kept: tuple[datetime, datetime, list[Silence]] | None = None
 
     def active(self, now: datetime) -> list[Silence]:
         """The file's silences and the maintenance occurrences in force at ``now``."""
+        kept = self._kept
+        if kept is None or not kept[0] <= now < kept[1]:
+            kept = self._kept = (now, self._settled_until(now), self._active(now))
+        return list(kept[2])
+
+    def _active(self, now: datetime) -> list[Silence]:
         found = [s for s in self.silences if in_force(s, now)]
         for window in self.windows:
             silence = maintenance_silence(window, now, self.zone)
             if silence is not None:
                 found.append(silence)
         return found
+
+    def _settled_until(self, now: datetime) -> datetime:
+        """When the answer at ``now`` may change: a silence starts or ends, or a window's
+        occurrence does (``maintenance.settled_until``)."""
+        moments = [settled_until(window, now, self.zone) for window in self.windows]
+        for silence in self.silences:
+            moments += [m for m in (silence.starts_at, silence.ends_at) if m > now]
+        return min(moments, default=now + SETTLED_REACH)
 
 
 def silencing_errors(policy: Policy) -> list[str]:

@@ -153,3 +153,11 @@ def test_every_valid_contact_round_trips(data):
     assert codec.encode(decoded) == encoded
     assert decoded.issue_id == event.issue_id
     assert codec.decode_contacts(b"[" + encoded + b"]", max_batch=1) == [event]
+
+
+def test_encode_writes_what_model_dump_json_writes_aliases_included():
+    contact = routed(urgency="critical", summary="Unit dead")
+    opened = decide_contact(None, contact, contact.routing, NOW)
+    assert opened.state is not None and opened.state.snapshot is not None  # short aliases
+    for model in (contact, opened.state, *opened.escalations, *opened.pages):
+        assert codec.encode(model) == model.model_dump_json(exclude_none=True).encode()

@@ -7,11 +7,12 @@ from datetime import timedelta
 
 from tests.unit.factories import T0
 
-from escalation.schemas import EscalationSettings
+from escalation.schemas import EscalationSettings, codec
 from escalation.schemas.surge import ProductReport, ProductTick, SurgeSettings
 from escalation.schemas.surge_state import Distinct
 from escalation.services.surge.detect import close_due, decide_close, decide_report
 from escalation.services.surge.distinct import EXACT_LIMIT, RELATIVE_ERROR, add, count, token
+from escalation.services.surge.window import counted
 
 
 def settings(**overrides: object) -> SurgeSettings:
@@ -159,3 +160,28 @@ def test_distinct_is_exact_up_to_its_limit_then_a_bounded_sketch():
     assert distinct.ids is None and distinct.registers is not None
     assert len(distinct.registers) <= 700  # 512 registers, base64
     assert abs(count(distinct) - 20_000) <= 20_000 * 3 * RELATIVE_ERROR
+
+
+def test_a_sketch_read_back_from_the_changelog_is_still_a_sketch():
+    distinct = Distinct()
+    for n in range(5_000):
+        distinct, _ = add(distinct, token(f"C-{n}"))
+    read = codec.decode(Distinct, codec.encode(distinct))
+    assert read.ids == [] and read.registers == distinct.registers  # ids left out when written
+    assert count(read) == count(distinct)
+    more, _ = add(read, token("C-new"))
+    assert more.registers is not None and count(more) >= count(distinct)
+
+
+def test_a_flooded_product_counts_the_same_with_its_state_written_and_read_back():
+    rule = settings(threshold=10**6)
+    reports = [
+        report(f"C-{n}", T0 + timedelta(seconds=n % 300), rule_settings=rule) for n in range(400)
+    ]
+    kept, _ = feed(None, reports)
+    state = None
+    for item in reports:
+        state = decide_report(state, item, item.occurred_at).state
+        state = codec.decode_product_state(codec.encode(state))  # as the service keeps it
+    now = reports[-1].occurred_at
+    assert counted(state, rule, now) == counted(kept, rule, now) > EXACT_LIMIT

@@ -17,6 +17,7 @@ from faust.types import TP, AppT, CollectionT, EventT, Message, StreamT
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from .lag import lag_of
+from .metrics import Children
 
 SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5, 10, 30)
 
@@ -90,6 +91,11 @@ class PrometheusMonitor(Monitor):
             registry=registry,
         )
 
+        # Counted for every message and table read: each child looked up once.
+        self._received = Children(self.received)
+        self._table_ops = Children(self.table_ops)
+        self._sent = Children(self.sent)
+
     def lag(self) -> dict[tuple[str, int], int]:
         ends = {(tp.topic, tp.partition): end for tp, end in self.tp_end_offsets.items()}
         done = {(tp.topic, tp.partition): at for tp, at in self.tp_committed_offsets.items()}
@@ -97,7 +103,7 @@ class PrometheusMonitor(Monitor):
 
     def on_message_in(self, tp: TP, offset: int, message: Message) -> None:
         super().on_message_in(tp, offset, message)
-        self.received.labels(tp.topic).inc()
+        self._received(tp.topic).inc()
 
     def on_stream_event_in(
         self, tp: TP, offset: int, stream: StreamT, event: EventT
@@ -115,18 +121,18 @@ class PrometheusMonitor(Monitor):
 
     def on_table_get(self, table: CollectionT, key: Any) -> None:
         super().on_table_get(table, key)
-        self.table_ops.labels(table.name, "get").inc()
+        self._table_ops(table.name, "get").inc()
 
     def on_table_set(self, table: CollectionT, key: Any, value: Any) -> None:
         super().on_table_set(table, key, value)
-        self.table_ops.labels(table.name, "set").inc()
+        self._table_ops(table.name, "set").inc()
 
     def on_table_del(self, table: CollectionT, key: Any) -> None:
         super().on_table_del(table, key)
-        self.table_ops.labels(table.name, "del").inc()
+        self._table_ops(table.name, "del").inc()
 
     def on_send_initiated(self, producer: Any, topic: str, message: Any, *sizes: int) -> Any:
-        self.sent.labels(topic).inc()
+        self._sent(topic).inc()
         return super().on_send_initiated(producer, topic, message, *sizes)
 
     def on_send_completed(self, producer: Any, state: Any, metadata: Any) -> None:

@@ -45,6 +45,7 @@ from escalation.services.common.batches import BatchWriter
 from escalation.services.common.controls import ControlsReader, ControlsView
 from escalation.services.common.faults import DependencyFailed, classify
 from escalation.services.common.http import HttpApp
+from escalation.services.common.metrics import Children
 from escalation.services.common.policy_watch import PolicyWatcher
 from escalation.services.common.settings import Settings
 from escalation.services.common.stream import StreamService
@@ -106,6 +107,8 @@ class EscalatorService(StreamService):
             lambda: len(self._api_silences(self.clock())),
         )
         self.observer = Observer(self.engine)
+        self.produced = Children(self.metrics.produced)
+        self.duplicates = Children(self.metrics.duplicates)
         self.holdings = Holdings(
             self.issues,
             self.timelines,
@@ -193,7 +196,7 @@ class EscalatorService(StreamService):
         key, before, decision = got.key, got.before, got.decision
         self.observer.decided(got.kind, before, decision, now, got.contact, got.command)
         if decision.outcome == "duplicate":
-            self.metrics.duplicates.labels(event.message.topic).inc()
+            self.duplicates(event.message.topic).inc()
             return
         partition = event.message.partition
         if before is None and decision.state is None:
@@ -230,9 +233,9 @@ class EscalatorService(StreamService):
 
     def _count(self, plan: Plan) -> None:
         for record in plan.records:
-            self.engine.lifecycle.labels(record.type).inc()
-        self.metrics.produced.labels(ESCALATIONS).inc(len(plan.records))
-        self.metrics.produced.labels(PAGES).inc(plan.pages)
+            self.engine.lifecycle_of(record.type).inc()
+        self.produced(ESCALATIONS).inc(len(plan.records))
+        self.produced(PAGES).inc(plan.pages)
 
     def _partition_of(self, key: bytes) -> int:
         """Where the producer's default partitioner (Kafka's) puts ``key``."""

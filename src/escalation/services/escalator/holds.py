@@ -209,8 +209,13 @@ def apply_holds(
     original = state = decision.state
     if state is None or decision.outcome == "duplicate":
         return decision
+    urgency = _urgency(before, state, contact)
+    if urgency != state.urgency:  # a copy per input only when something changes
+        state = state.model_copy(update={"urgency": urgency})
+    if _nothing_held(before, decision, state):
+        decision.state = state
+        return decision
     now = now.astimezone(UTC)
-    state = state.model_copy(update={"urgency": _urgency(before, state, contact)})
     run = _Pass(state, now, silences, quiet, state.hold)
     if run.hold is not None and state.surge is not None and state.surge.held:
         # The surge's hold (inhibit.py) takes the place of this one: its close pages the
@@ -233,14 +238,22 @@ def apply_holds(
     run.pages += [p for p in decision.pages if p.action != "trigger"]
     if run.hold is not None and not _held_now(run, decision):
         _recheck(run)
+    if run.hold is not state.hold:
+        state = state.model_copy(update={"hold": run.hold})
     # The follow-up reminder waits for the customer's hours where the route says so.
-    state = in_customer_hours(state.model_copy(update={"hold": run.hold}), quiet)
+    state = in_customer_hours(state, quiet)
     state = _bumped(before, state)
     unchanged = ("urgency", "hold", "followup_due", "version")
     if any(getattr(state, name) != getattr(original, name) for name in unchanged):
         decision.state = state
     decision.escalations, decision.pages = run.records, run.pages
     return decision
+
+
+def _nothing_held(before: IssueState | None, decision: Decision, state: IssueState) -> bool:
+    """No page made, none held now or before: only the urgency can change (most inputs)."""
+    was_held = before is not None and before.hold is not None
+    return not (decision.pages or decision.escalations or state.hold is not None or was_held)
 
 
 def _held_now(run: _Pass, decision: Decision) -> bool:

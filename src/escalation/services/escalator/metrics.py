@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from escalation.services.common.metrics import Children
+
 from .open_index import OpenEscalations
 
 DURATION_BUCKETS = (
@@ -115,6 +117,11 @@ class EscalatorMetrics:
             registry=registry,
             buckets=(0.001, 0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60),
         )
+        # The children counted for each input, looked up once (observe.py, app.py).
+        self.outcome = Children(self.outcomes)
+        self.lifecycle_of = Children(self.lifecycle)
+        self.raised_by = Children(self.raised)
+        self.contact_kind = Children(self.contacts)
         if open_escalations is not None:
             registry.register(open_escalations)
         open_surges = Gauge(

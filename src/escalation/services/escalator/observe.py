@@ -69,7 +69,7 @@ class Observer:
     ) -> None:
         """Count what ``decision`` did and log it: one line per input."""
         m = self.metrics
-        m.outcomes.labels(kind, decision.outcome).inc()
+        m.outcome(kind, decision.outcome).inc()
         if decision.due is not None:
             m.lateness.observe(max(0.0, (now - decision.due).total_seconds()))
         if decision.outcome == "duplicate":
@@ -85,20 +85,20 @@ class Observer:
     ) -> None:
         m = self.metrics
         if contact.csat is not None or contact.channel == "survey":
-            m.contacts.labels("survey").inc()
+            m.contact_kind("survey").inc()
             if contact.csat is not None and before is not None and before.status == "resolved":
                 m.csat.observe(contact.csat)
         else:
             state = decision.state
             repeat = state is not None and len(state.contacts) > 1
-            m.contacts.labels("repeat" if repeat else "first").inc()
+            m.contact_kind("repeat" if repeat else "first").inc()
         if decision.pages:
             m.contact_to_page.observe(max(0.0, (now - contact.occurred_at).total_seconds()))
 
     def _record(self, before: IssueState | None, record: EscalationEvent, now: datetime) -> None:
         m = self.metrics
         if record.type in RAISING:
-            m.raised.labels(record.type, reason_label(record.reason)).inc()
+            m.raised_by(record.type, reason_label(record.reason)).inc()
             return
         opened = before.opened_at if before is not None else None
         team = self.teams(record.team)
@@ -130,6 +130,8 @@ class Observer:
             level = logging.DEBUG
         elif command is not None and decision.outcome in NOT_APPLIED:
             level, name = logging.WARNING, "escalator.command_not_applied"  # docs/contract.md
+        if not log.is_enabled_for(level):
+            return  # most inputs at the usual levels: their fields are not even gathered
         log.log(
             level,
             name,

@@ -38,6 +38,7 @@ from escalation.services.common.topics import (
 
 from .closer import Closer
 from .detect import SurgeDecision, close_due, decide_close, decide_report
+from .known import KnownStates
 from .metrics import SurgeMetrics
 
 log = structlog.get_logger(__name__)
@@ -49,6 +50,7 @@ class SurgeService(StreamService):
         self.holder = PolicyHolder(settings.policy, self.metrics.registry)
         self.rules = Derived(self.holder, SurgeRules)
         self.products = self.bytes_table(PRODUCTS_TABLE)
+        self.known = KnownStates()
         self.surge = SurgeMetrics(self.metrics.registry, lambda: len(self.closer.due))
         self.closer = Closer(self._settled, self._send_tick)
         self.closer_ready = False
@@ -96,8 +98,7 @@ class SurgeService(StreamService):
         now = datetime.now(UTC)
         signal = codec.decode_product_signal(event.message.value)
         key = signal.key.encode()
-        raw = self.products.get(key)
-        before = codec.decode_product_state(raw) if raw is not None else None
+        before = self.known.read(key, self.products.get(key))
         if isinstance(signal, ProductTick):
             decision = decide_close(before, signal, now)
         else:
@@ -106,7 +107,9 @@ class SurgeService(StreamService):
         await self._emit(decision)
         if decision.outcome in ("stale", "early"):
             return
-        self.products[key] = codec.encode(decision.state)
+        raw = codec.encode(decision.state)
+        self.products[key] = raw
+        self.known.wrote(key, raw, decision.state)
         self.closer.put(signal.key, close_due(decision.state), decision.state.version)
 
     async def _emit(self, decision: SurgeDecision) -> None:

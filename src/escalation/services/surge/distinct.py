@@ -39,6 +39,12 @@ def _rank(digest: int) -> int:
     return _WIDTH - rest.bit_length() + 1
 
 
+def _exact(distinct: Distinct) -> bool:
+    # A sketch is its registers: read back from the changelog it has ``ids=[]`` (the
+    # field's default), since its null ``ids`` is left out when written.
+    return distinct.registers is None
+
+
 def _registers(distinct: Distinct) -> bytearray:
     if distinct.registers is not None:
         return bytearray(base64.b64decode(distinct.registers))
@@ -55,10 +61,11 @@ def _sketch(registers: bytearray) -> Distinct:
 
 def add(distinct: Distinct, digest: int) -> tuple[Distinct, bool]:
     """``distinct`` with ``digest`` in it, and whether that changed it (a new member)."""
-    if distinct.ids is not None:
-        if digest in distinct.ids:
+    if _exact(distinct):
+        known = distinct.ids or []
+        if digest in known:
             return distinct, False
-        ids = [*distinct.ids, digest]
+        ids = [*known, digest]
         if len(ids) <= EXACT_LIMIT:
             return Distinct(ids=ids), True
         return _sketch(_registers(Distinct(ids=ids))), True
@@ -81,15 +88,15 @@ def estimate(registers: bytearray) -> int:
 
 
 def count(distinct: Distinct) -> int:
-    if distinct.ids is not None:
-        return len(distinct.ids)
+    if _exact(distinct):
+        return len(distinct.ids or ())
     return estimate(_registers(distinct))
 
 
 def union_count(parts: Iterable[Distinct]) -> int:
     """How many distinct members the parts hold together (exact while every part is)."""
     parts = list(parts)
-    if all(p.ids is not None for p in parts):
+    if all(_exact(p) for p in parts):
         members: set[int] = set()
         for part in parts:
             members.update(part.ids or ())
