@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from itertools import pairwise
+from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from .base import Name, Timestamp, WireModel
 from .contact import ContactEvent
@@ -31,6 +32,10 @@ class LadderStep(WireModel):
         if self.repeat and self.every_seconds is None:
             raise ValueError("repeat needs every_seconds")
         return self
+
+
+NULL_MEANS_OFF = ("reopen_window_seconds", "followup_after_seconds")
+"""Settings whose null (no reopening, no follow-up) differs from their default."""
 
 
 class EscalationSettings(WireModel):
@@ -65,6 +70,17 @@ class EscalationSettings(WireModel):
     deadline_lead_seconds: int = Field(
         default=3600, ge=0, description="escalate this long before a customer's deadline"
     )
+
+    @model_serializer(mode="wrap")
+    def _explicit_nulls(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A null that turns a default off is written, not left out: read back without
+        it, ``reopen_window_seconds`` would be 7 days again and ``followup_after_seconds``
+        2 days (the encoder leaves nulls out)."""
+        data = handler(self)
+        for name in NULL_MEANS_OFF:
+            if getattr(self, name) is None:
+                data[name] = None
+        return data
 
     @model_validator(mode="after")
     def _ladder_climbs(self) -> EscalationSettings:

@@ -12,7 +12,7 @@ from tests.unit.factories import routed
 
 from escalation.schemas import codec
 from escalation.schemas.fields_first import fields_first
-from escalation.schemas.routed import RoutedContact, Routing
+from escalation.schemas.routed import EscalationSettings, RoutedContact, Routing
 
 BASE = orjson.loads(
     codec.encode(
@@ -118,3 +118,13 @@ def test_the_decoded_contact_is_the_models_own() -> None:
 def test_a_model_without_a_member_bound_is_refused() -> None:
     with pytest.raises(TypeError):
         fields_first(Routing)
+
+
+def test_a_route_without_reopening_or_follow_up_keeps_them_off_across_the_topic():
+    """The router writes the escalator's settings; a null there turns a default off."""
+    off = EscalationSettings(reopen_window_seconds=None, followup_after_seconds=None)
+    read = codec.decode_routed(codec.encode(routed(escalation=off)))
+    assert read.routing.escalation.reopen_window_seconds is None
+    assert read.routing.escalation.followup_after_seconds is None
+    default = codec.decode_routed(codec.encode(routed())).routing.escalation
+    assert (default.reopen_window_seconds, default.followup_after_seconds) == (7 * 86400, 2 * 86400)

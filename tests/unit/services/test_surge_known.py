@@ -12,15 +12,14 @@ from tests.unit.factories import T0
 from tests.unit.services.test_surge_detect import report, settings
 
 from escalation.schemas import EscalationSettings, codec
+from escalation.schemas.routed import NULL_MEANS_OFF
 from escalation.schemas.surge_state import ProductState
 from escalation.services.surge.detect import decide_report
-from escalation.services.surge.known import KnownStates, reads_back
+from escalation.services.surge.known import KnownStates
 
 KEY = b"products/WH-50"
 TRAPS = {
     ("Distinct", "ids"),  # ignored by every reader of a sketch
-    ("EscalationSettings", "reopen_window_seconds"),  # checked by reads_back
-    ("EscalationSettings", "followup_after_seconds"),
 }
 
 
@@ -44,17 +43,17 @@ def test_kept_states_decide_as_states_read_back_through_a_surge() -> None:
         assert _run(reports, keep=True) == _run(reports, keep=False)
 
 
-def test_a_state_with_a_null_that_reads_back_otherwise_is_not_kept() -> None:
+def test_a_surge_with_follow_ups_off_reads_back_as_itself() -> None:
     rule = settings(threshold=2, escalation=EscalationSettings(followup_after_seconds=None))
     state = None
     for n in range(3):
         state = decide_report(state, report(f"C-{n}", rule_settings=rule), T0).state
-    assert state is not None and state.surge is not None and not reads_back(state)
-    known = KnownStates()
+    assert state is not None and state.surge is not None
     raw = codec.encode(state)
+    assert codec.decode_product_state(raw) == state
+    known = KnownStates()
     known.wrote(KEY, raw, state)
-    assert known.read(KEY, raw) is not state
-    assert known.read(KEY, raw).surge.settings.escalation.followup_after_seconds is not None
+    assert known.read(KEY, raw) is state
 
 
 def test_bytes_other_than_those_written_are_decoded() -> None:
@@ -66,7 +65,12 @@ def test_bytes_other_than_those_written_are_decoded() -> None:
 
 
 def test_every_null_that_reads_back_as_something_else_is_known() -> None:
-    assert _traps(ProductState, set()) == TRAPS
+    found = _traps(ProductState, set())
+    written = {("EscalationSettings", name) for name in NULL_MEANS_OFF}
+    assert found - written == TRAPS
+    for name in NULL_MEANS_OFF:  # written as null, so they read back as null
+        settings = EscalationSettings(**{name: None})
+        assert getattr(codec.decode(EscalationSettings, codec.encode(settings)), name) is None
 
 
 def _traps(model: type[BaseModel], seen: set[type]) -> set[tuple[str, str]]:

@@ -9,10 +9,9 @@ read. Models are frozen, so sharing one is safe. The oldest entry leaves first o
 ``limit`` products are kept.
 
 Only a state that reads back as itself is kept: the encoder leaves nulls out, and a
-field whose default is not null comes back as that default. In a product's state those
-are a sketch's ``ids`` (which every reader ignores, ``distinct.py``) and an open surge's
-``reopen_window_seconds`` and ``followup_after_seconds``; a state with either null is
-read back from its bytes, as before.
+field whose default is not null would come back as that default. In a product's state
+that is only a sketch's ``ids``, which every reader ignores (``distinct.py``); the
+escalation settings write their meaningful nulls (``schemas/routed.py``).
 """
 
 from __future__ import annotations
@@ -41,18 +40,6 @@ class KnownStates:
 
     def wrote(self, key: bytes, raw: bytes, state: ProductState) -> None:
         self._known.pop(key, None)  # re-inserted last: the oldest leaves first
-        if not reads_back(state):
-            return
         if len(self._known) >= self.limit:
             self._known.pop(next(iter(self._known)))
         self._known[key] = (raw, state)
-
-
-def reads_back(state: ProductState) -> bool:
-    """Whether decoding the state's bytes gives the state (see the module docstring)."""
-    if state.surge is None:
-        return True
-    escalation = state.surge.settings.escalation
-    return escalation.reopen_window_seconds is not None and (
-        escalation.followup_after_seconds is not None
-    )
