@@ -18,7 +18,7 @@ from itertools import count
 from escalation.policy import LoadedPolicy
 from escalation.policy.surges import SurgeRules
 from escalation.schemas import ContactEvent
-from escalation.schemas.surge import Control, ProductReport, ProductTick, SurgeEvent
+from escalation.schemas.surge import Control, ProductTick, SurgeEvent
 from escalation.schemas.surge_state import ProductState
 from escalation.services.surge.detect import SurgeDecision, decide_close, decide_report
 
@@ -65,20 +65,7 @@ class SurgeReplay:
     def report(self, contact: ContactEvent, route: str, now: datetime) -> list[SurgeEvent]:
         """Count the contact under every rule that matches it: the surge records it makes."""
         events: list[SurgeEvent] = []
-        for settings, value in self.rules.matches(contact, route):
-            report = ProductReport(
-                key=f"{settings.rule}/{value}",
-                value=value,
-                event_id=contact.event_id,
-                customer_id=contact.customer.id,
-                customer_tier=contact.customer.tier,
-                issue_id=contact.issue_id,
-                category=contact.category,
-                product=contact.product,
-                urgency=contact.urgency,
-                occurred_at=contact.occurred_at,
-                settings=settings,
-            )
+        for report in self.rules.reports(contact, route):
             decision = decide_report(self.products.get(report.key), report, now)
             events += self._keep(decision)
         return events

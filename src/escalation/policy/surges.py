@@ -9,7 +9,7 @@ no product is not counted by a ``by: product`` rule. ``surge_errors`` is what
 from __future__ import annotations
 
 from escalation.schemas import ContactEvent
-from escalation.schemas.surge import SurgeSettings
+from escalation.schemas.surge import ProductReport, SurgeSettings
 
 from .escalation import _ladder_errors, effective_escalation, settings_for
 from .hours import HolidayCalendar
@@ -39,6 +39,25 @@ class SurgeRules:
                 continue
             found.append((self.settings[rule.name], value))
         return found
+
+    def reports(self, contact: ContactEvent, route: str) -> list[ProductReport]:
+        """The contact as each rule that counts it reports it, keyed ``<rule>/<value>``."""
+        return [
+            ProductReport(
+                key=f"{settings.rule}/{value}",
+                value=value,
+                event_id=contact.event_id,
+                customer_id=contact.customer.id,
+                customer_tier=contact.customer.tier,
+                issue_id=contact.issue_id,
+                category=contact.category,
+                product=contact.product,
+                urgency=contact.urgency,
+                occurred_at=contact.occurred_at,
+                settings=settings,
+            )
+            for settings, value in self.matches(contact, route)
+        ]
 
 
 def surge_owner(rule: SurgeRule, policy: Policy) -> str:

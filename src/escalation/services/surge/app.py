@@ -23,7 +23,7 @@ from faust.types import EventT
 from escalation.policy.reload import Derived, PolicyHolder
 from escalation.policy.surges import SurgeRules
 from escalation.schemas import codec
-from escalation.schemas.surge import ProductReport, ProductTick
+from escalation.schemas.surge import ProductTick
 from escalation.services.common.policy_watch import PolicyWatcher
 from escalation.services.common.settings import Settings
 from escalation.services.common.stream import StreamService
@@ -69,20 +69,7 @@ class SurgeService(StreamService):
     async def repartition(self, event: EventT) -> None:
         routed = codec.decode_routed(event.message.value)
         pending = []
-        for settings, value in self.rules.get().matches(routed, routed.routing.route):
-            report = ProductReport(
-                key=f"{settings.rule}/{value}",
-                value=value,
-                event_id=routed.event_id,
-                customer_id=routed.customer.id,
-                customer_tier=routed.customer.tier,
-                issue_id=routed.issue_id,
-                category=routed.category,
-                product=routed.product,
-                urgency=routed.urgency,
-                occurred_at=routed.occurred_at,
-                settings=settings,
-            )
+        for report in self.rules.get().reports(routed, routed.routing.route):
             pending.append(
                 await self.by_product.send(
                     key=report.key.encode(),
