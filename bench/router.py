@@ -85,9 +85,18 @@ def raw_rate(n: int) -> float:
 
 
 async def _watch_commits(
-    bootstrap: str, n: int, limit: float, alive: Callable[[], bool]
+    bootstrap: str,
+    n: int,
+    limit: float,
+    alive: Callable[[], bool],
+    cpu: Callable[[], float] = lambda: 0.0,
+    spent: list[float] | None = None,
 ) -> tuple[float, float, float]:
-    """(first committed count seen, when, when all N were committed) by polling the group."""
+    """(first committed count seen, when, when all N were committed) by polling the group.
+
+    ``spent`` gets the process's CPU seconds (``cpu()``) at the first poll that sees a
+    commit and at the one that sees all N.
+    """
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=ROUTER_APP)
     await consumer.start()
     tps = [TopicPartition(CONTACTS, p) for p in range(PARTITIONS)]
@@ -100,7 +109,11 @@ async def _watch_commits(
             now = time.perf_counter()
             if first is None and count > 0:
                 first, started = count, now
+                if spent is not None:
+                    spent.append(cpu())
             if count >= n:
+                if spent is not None:
+                    spent.append(cpu())
                 assert first is not None and started is not None
                 if now == started:
                     raise RouterFailed("committed everything before the first poll", 0.0)
@@ -113,10 +126,15 @@ async def _watch_commits(
 
 
 async def _load_and_watch(
-    bootstrap: str, n: int, limit: float, alive: Callable[[], bool]
+    bootstrap: str,
+    n: int,
+    limit: float,
+    alive: Callable[[], bool],
+    cpu: Callable[[], float],
+    spent: list[float],
 ) -> tuple[float, float, float]:
     """Watch the commits from before the first contact is written."""
-    watch = asyncio.create_task(_watch_commits(bootstrap, n, limit, alive))
+    watch = asyncio.create_task(_watch_commits(bootstrap, n, limit, alive, cpu, spent))
     await preload(bootstrap, n, "router")
     return await watch
 
@@ -130,8 +148,16 @@ def _ready(port: int, process: subprocess.Popen[bytes], log: Path) -> bool:
         return False
 
 
-def router_rate(n: int, limit: float = 120.0) -> float:
-    """Start the router, wait until ready, load N contacts, time until it routed them all."""
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def router_rate(n: int, limit: float = 120.0, cpu: dict[str, float] | None = None) -> float:
+    """Start the router, wait until ready, load N contacts, time until it routed them all.
+
+    ``cpu`` gets ``us_per_event``: the router's CPU over the timed span, per event routed.
+    """
     broker = fresh_broker()
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-router-") as tmp:
@@ -153,15 +179,25 @@ def router_rate(n: int, limit: float = 120.0) -> float:
             )
         try:
             eventually(lambda: _ready(port, process, log), "router ready", 120)
+            spent: list[float] = []
             try:
                 first, started, ended = aio_run(
-                    _load_and_watch(broker.bootstrap, n, limit, lambda: process.poll() is None)
+                    _load_and_watch(
+                        broker.bootstrap,
+                        n,
+                        limit,
+                        lambda: process.poll() is None,
+                        lambda: _cpu_seconds(process.pid),
+                        spent,
+                    )
                 )
             except RouterFailed as failed:
                 kept = Path(tempfile.gettempdir()) / f"bench-router-{process.pid}.log"
                 kept.write_bytes(log.read_bytes())
                 state = " (the router exited)" if process.poll() is not None else ""
                 raise RouterFailed(f"{failed}{state}; log: {kept}", failed.rate) from None
+            if cpu is not None and len(spent) == 2:
+                cpu["us_per_event"] = (spent[1] - spent[0]) * 1e6 / (n - first)
             return (n - first) / (ended - started)
         finally:
             process.terminate()
