@@ -57,10 +57,11 @@ class Links:
 class Wire:
     """What an attempt may use to reach a receiver: owned by the pager, shared by targets."""
 
-    client: httpx.AsyncClient
+    http: httpx.AsyncBaseTransport
+    """Carries every HTTP attempt (``transport.AiohttpTransport``); its answers are read whole."""
     rules: OutboundRules = field(default_factory=OutboundRules)
     tls: Any = None
-    """ssl.SSLContext for SMTP's STARTTLS (HTTP's is in the client)."""
+    """ssl.SSLContext for SMTP's STARTTLS (HTTP's is in the transport)."""
 
 
 class Target:
@@ -115,7 +116,7 @@ class HttpTarget(Target):
         request = self.build(page, links, now)
         request.extensions["timeout"] = httpx.Timeout(within).as_dict()
         try:
-            return classify(await wire.client.send(request))
+            return classify(await wire.http.handle_async_request(request))
         except OutboundRefused as exc:
             return Verdict("rejected", "forbidden", detail=str(exc))
         except httpx.HTTPError as exc:
