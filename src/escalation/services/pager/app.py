@@ -54,6 +54,7 @@ from .ledger import Ledger, Record, key
 from .metrics import PagerMetrics
 from .outcomes import Publisher, outcome
 from .owners import Owned, wire_for
+from .reporter import Reporter
 from .targets.base import Links, Target
 from .targets.registry import build_targets
 
@@ -98,9 +99,9 @@ class PagerService(StreamService):
         single = (
             {changelog_of(PAGER_APP, DELIVERED_TABLE)} if settings.single_record_batches else set()
         )
-        self.batches = Batches(
-            self, BatchWriter(self.kafka_producer, self.retry, frozenset(single))
-        )
+        writer = BatchWriter(self.kafka_producer, self.retry, frozenset(single))
+        self.batches = Batches(self, writer)
+        self.reporter = Reporter(writer)
         for topic, name, decide in (
             (PAGES, "deliver-pages", self.take),
             (ESCALATIONS, "page-outcomes", self.books.take),

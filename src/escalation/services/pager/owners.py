@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from .app import PagerService
 
 
+STOP_DRAIN_SECONDS = 5.0
+"""How long a stopping pager waits for the outcomes its lanes handed over to be written."""
+
+
 def wire_for(rules: OutboundRules, settings: Settings) -> Wire:
     """The transport and TLS trust every target attempt uses; no redirects, always a timeout."""
     context = tls_context(settings.pager_ca_file)
@@ -32,4 +36,6 @@ class Owned(mode.Service):
 
     async def on_stop(self) -> None:
         await self.pager.lanes.stop()
+        await self.pager.reporter.drain(STOP_DRAIN_SECONDS)  # unwritten: delivered again later
+        await self.pager.reporter.stop()
         await self.pager.wire.http.aclose()
