@@ -79,6 +79,10 @@ def baselines(n: int) -> dict[str, float]:
         broker.stop()
 
 
+ROUTER_PACE = 1000.0
+ROUTER_PACED = 15_000
+
+
 def router_rows(table: Table, n: int) -> None:
     """The raw one-hop loop (best of two) and the router process, with its CPU per event."""
     raw_loop = max(raw_rate(n) for _ in range(BASELINE_TRIES))
@@ -100,6 +104,13 @@ def router_rows(table: Table, n: int) -> None:
             "us",
             text=f"{cpu['us_per_event']:,.0f} us",
         )
+    paced: dict[str, float] = {}
+    label = f"  router CPU per event at {ROUTER_PACE:,.0f} ev/s offered ({ROUTER_PACED:,} events)"
+    try:
+        router_rate(ROUTER_PACED, cpu=paced, rate=ROUTER_PACE)
+        table.add(label, paced["us_per_event"], "us", text=f"{paced['us_per_event']:,.0f} us")
+    except (RouterFailed, KeyError) as failed:
+        table.add(label, 0, "us", text="FAILED", note=str(failed)[:300])
 
 
 def main() -> None:

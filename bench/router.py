@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaConsumer
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import TopicPartition
 
 from escalation.schemas import codec
@@ -58,8 +59,9 @@ def fresh_broker() -> EmbeddedBroker:
     return broker
 
 
-async def preload(bootstrap: str, n: int, run: str) -> None:
-    """N contact events into contacts.v1, keyed by customer id, with an event-id header."""
+async def preload(bootstrap: str, n: int, run: str, rate: float | None = None) -> None:
+    """N contact events into contacts.v1, keyed by customer id, with an event-id header;
+    all at once, or record i at ``i / rate`` seconds in."""
     records = []
     for value in routine(n, run):
         data = codec.loads_plain(value)
@@ -69,7 +71,20 @@ async def preload(bootstrap: str, n: int, run: str) -> None:
     client = producer(bootstrap)
     await client.start()
     try:
-        await write_all(client, CONTACTS, records)
+        if rate is None:
+            await write_all(client, CONTACTS, records)
+            return
+        partitions = sorted(await client.partitions_for(CONTACTS))
+        partitioner = DefaultPartitioner()
+        started, sent = time.monotonic(), []
+        for i, (key, value, headers) in enumerate(records):
+            if (wait := started + i / rate - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
+            partition = partitioner(key, partitions, partitions)
+            sent.append(
+                await client.send(CONTACTS, value, key=key, partition=partition, headers=headers)
+            )
+        await asyncio.gather(*sent)
     finally:
         await client.stop()
 
@@ -132,10 +147,11 @@ async def _load_and_watch(
     alive: Callable[[], bool],
     cpu: Callable[[], float],
     spent: list[float],
+    rate: float | None = None,
 ) -> tuple[float, float, float]:
     """Watch the commits from before the first contact is written."""
     watch = asyncio.create_task(_watch_commits(bootstrap, n, limit, alive, cpu, spent))
-    await preload(bootstrap, n, "router")
+    await preload(bootstrap, n, "router", rate)
     return await watch
 
 
@@ -153,10 +169,17 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def router_rate(n: int, limit: float = 120.0, cpu: dict[str, float] | None = None) -> float:
+def router_rate(
+    n: int,
+    limit: float = 120.0,
+    cpu: dict[str, float] | None = None,
+    rate: float | None = None,
+) -> float:
     """Start the router, wait until ready, load N contacts, time until it routed them all.
 
     ``cpu`` gets ``us_per_event``: the router's CPU over the timed span, per event routed.
+    With ``rate``, the contacts are written at that rate instead of all before (the
+    router then decides small batches, as it does under live traffic).
     """
     broker = fresh_broker()
     port = free_port()
@@ -189,6 +212,7 @@ def router_rate(n: int, limit: float = 120.0, cpu: dict[str, float] | None = Non
                         lambda: process.poll() is None,
                         lambda: _cpu_seconds(process.pid),
                         spent,
+                        rate,
                     )
                 )
             except RouterFailed as failed:
