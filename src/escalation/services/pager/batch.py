@@ -145,4 +145,4 @@ class Batches:
             if not pager.lanes.offer(offer.job):
                 await pager.books.fail_now(offer.job, offer.why, offer.fallback)
         for target in {offer.job.target for offer in plan.offers}:
-            pager.pager_metrics.backlog.labels(target).set(pager.lanes.lane(target).backlog)
+            pager.pager_metrics.waiting(target).set(pager.lanes.lane(target).backlog)

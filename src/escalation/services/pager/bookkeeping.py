@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+SETTLING = (b"page.delivered", b"page.failed")
+"""The outcome kinds (the ``page-outcome`` header) that settle a delivery."""
+
 
 class Bookkeeper:
     def __init__(self, pager: PagerService) -> None:
@@ -67,10 +70,14 @@ class Bookkeeper:
             raise
 
     def take(self, event: EventT, plan: Plan) -> None:
-        if OUTCOME_HEADER not in header_map(event):
+        kind = header_map(event).get(OUTCOME_HEADER)
+        if kind is None:
             return  # the escalator's lifecycle records: not the pager's business
-        record = codec.decode_escalation(event.message.value)
         partition = event.message.partition
+        if kind not in SETTLING:  # ``paged``, read back: nothing to book, nothing to decode
+            self.pager.pager_metrics.expired.inc(plan.ledger.sweep(partition))
+            return
+        record = codec.decode_escalation(event.message.value)
         if record.type in ("page.delivered", "page.failed") and record.target is not None:
             plan.settle.append(key(record.page_id or "", record.target))
             if record.type == "page.delivered":

@@ -56,8 +56,8 @@ class Courier:
 
         def attempted(verdict: Verdict) -> None:
             breaker.record(verdict)
-            pager.pager_metrics.attempts.labels(target.id, verdict.reason).inc()
-            pager.pager_metrics.circuit.labels(target.id).set(breaker.state != "closed")
+            pager.pager_metrics.attempt(target.id, verdict.reason).inc()
+            pager.pager_metrics.open(target.id).set(breaker.state != "closed")
 
         async def attempt(within: float) -> Verdict:
             try:
@@ -85,9 +85,9 @@ class Courier:
             "fallback_for": job.fallback_for,
         }
         if verdict.outcome == "delivered":
-            pager.pager_metrics.delivered.labels(job.target, page.action).inc()
+            pager.pager_metrics.delivery(job.target, page.action).inc()
             lag = (datetime.now(UTC) - page.created_at).total_seconds()
-            pager.pager_metrics.latency.labels(job.target).observe(max(lag, 0.0))
+            pager.pager_metrics.delay(job.target).observe(max(lag, 0.0))
             log.info(
                 "page.delivered",
                 target=job.target,

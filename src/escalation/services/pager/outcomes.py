@@ -18,7 +18,7 @@ from escalation.schemas import EscalationEvent, PageRequest, codec, parse_escala
 from escalation.schemas.identity import InvalidEscalationId
 from escalation.services.common.batches import Outgoing
 from escalation.services.common.dlq import FAILED_TARGET, dead_letter_headers
-from escalation.services.common.metrics import ServiceMetrics
+from escalation.services.common.metrics import Children, ServiceMetrics
 from escalation.services.common.topics import PAGES
 
 OUTCOME_HEADER = "page-outcome"
@@ -82,12 +82,13 @@ class Publisher:
         self.escalations = escalations
         self.dlq = dlq
         self.metrics = metrics
+        self.produced = Children(metrics.produced)
 
     def outgoing(self, record: EscalationEvent, partition: int) -> Outgoing:
         """``record`` as written to ``escalations.v1``; counted as produced."""
         event_id = f"{record.escalation_id}:{record.type}:{record.cause_id}"
         topic = self.escalations.get_topic_name()
-        self.metrics.produced.labels(topic).inc()
+        self.produced(topic).inc()
         return Outgoing(
             topic,
             partition,

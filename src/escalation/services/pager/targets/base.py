@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 import httpx
@@ -105,6 +106,13 @@ class Target:
 
 class HttpTarget(Target):
     """A target reached by one HTTP request per page."""
+
+    url: str
+
+    @cached_property
+    def endpoint(self) -> httpx.URL:
+        """``url`` parsed once: httpx parses a string URL on every request, in Python."""
+        return httpx.URL(self.url)
 
     def build(self, page: PageRequest, links: Links, now: int) -> httpx.Request:
         """The request for this page at time ``now`` (Unix seconds)."""
