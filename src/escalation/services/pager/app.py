@@ -171,13 +171,13 @@ class PagerService(StreamService):
             # else: pending but in no one's hands (a retried input): take it up again
             started = known.at if known is not None else now
             job = Job(page, target_id, message.partition, started)
-            plan.offered.add(ident)
             if target is None:
                 why = f"{target_id}: unknown or unusable target in policy {self.targets.built_from}"
                 plan.outputs.append(self.books.failure(job, why, None))
             else:
                 why = f"{target_id}: {self.settings.pager_lane_capacity} pages already waiting"
                 plan.offers.append(Offer(job, why, target.fallback))
+                plan.offered.add(ident)
         self.pager_metrics.expired.inc(plan.ledger.sweep(message.partition))
 
     def in_hand(self, ident: bytes) -> bool:

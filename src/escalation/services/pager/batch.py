@@ -61,17 +61,17 @@ class Plan:
     outputs: list[Outgoing] = field(default_factory=list)
     offers: list[Offer] = field(default_factory=list)
     offered: set[bytes] = field(default_factory=set)
-    """Jobs of this batch already planned, so an input repeated in it is taken once."""
+    """Keys of the jobs in ``offers``, so an input repeated in the batch is taken once."""
     settle: list[bytes] = field(default_factory=list)
     """Deliveries whose outcome the books took in: no longer in anyone's hands."""
 
-    def mark(self) -> tuple[int, int, int, int]:
+    def mark(self) -> tuple[int, int, int]:
         self.staged.begin()
-        return len(self.outputs), len(self.offers), len(self.settle), len(self.offered)
+        return len(self.outputs), len(self.offers), len(self.settle)
 
-    def undo(self, mark: tuple[int, int, int, int]) -> None:
+    def undo(self, mark: tuple[int, int, int]) -> None:
         """Forget what the input being decided added (its fault becomes a dead letter)."""
-        outputs, offers, settle, _ = mark
+        outputs, offers, settle = mark
         self.staged.rollback()
         for offer in self.offers[offers:]:
             self.offered.discard(offer.job.key)

@@ -147,8 +147,8 @@ class Bookkeeper:
         pager.pager_metrics.fallbacks.labels(failed).inc()
         log.info("page.fallback", page_id=page.page_id, failed=failed, fallback=fallback)
         job = Job(page, fallback, partition, now, fallback_for=failed)
-        plan.offered.add(ident)
         if pager.targets.get()[0].get(fallback) is None:
             plan.outputs.append(self.failure(job, f"{fallback}: not a usable target", None))
         else:
             plan.offers.append(Offer(job, f"{fallback}: too many pages already waiting", None))
+            plan.offered.add(ident)
