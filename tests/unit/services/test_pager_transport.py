@@ -123,3 +123,18 @@ async def test_an_address_the_rules_refuse_is_never_connected_to():
             await guarded.handle_async_request(post(f"http://localhost:{free_port()}/pages"))
     finally:
         await guarded.aclose()
+
+
+async def test_the_url_is_sent_as_httpx_encoded_it(transport):
+    lines: list[bytes] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head, _ = await read_request(reader)
+        lines.append(head.split(b"\r\n", 1)[0])
+        writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async with server(answer) as url:
+        await transport.handle_async_request(post(url + "/T%2F1?token=a%20b&x=%7E"))
+    assert lines == [b"POST /pages/T%2F1?token=a%20b&x=%7E HTTP/1.1"]

@@ -28,6 +28,7 @@ import ssl
 import aiohttp
 import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
 
 from escalation.policy.outbound import OutboundRules
 
@@ -128,7 +129,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         try:
             async with self._session().request(
                 request.method,
-                str(request.url),
+                URL(str(request.url), encoded=True),  # as httpx encoded it, not again
                 data=request.content,
                 headers=headers,
                 allow_redirects=False,
