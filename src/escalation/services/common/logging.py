@@ -4,6 +4,11 @@ Every line carries the context bound for its unit of work (``bound``: event id,
 escalation id, the issue's digest, route, owner), and passes the redactor before it is
 rendered, so a contact's summary and any field named in ``ESCALATION_LOG_REDACT`` never
 reach the output (``redact.py``).
+
+A line below its logger's level is dropped before any processor runs
+(``LevelFilteredLogger``): stdlib's ``BoundLogger`` would merge the context, stamp the
+time and redact it first, only for ``logging`` to drop it at the end, about 15 us per
+line the escalator writes at debug for each input it decides.
 """
 
 from __future__ import annotations
@@ -12,11 +17,24 @@ import logging
 import sys
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
+from typing import Any
 
 import orjson
 import structlog
+from structlog._log_levels import NAME_TO_LEVEL
 
 from .redact import Redactor
+
+
+class LevelFilteredLogger(structlog.stdlib.BoundLogger):
+    """stdlib's bound logger, which asks its logger's level before the processors run."""
+
+    def _proxy_to_logger(
+        self, method_name: str, event: str | None = None, *event_args: str, **event_kw: Any
+    ) -> Any:
+        if not self._logger.isEnabledFor(NAME_TO_LEVEL[method_name]):
+            return None
+        return super()._proxy_to_logger(method_name, event, *event_args, **event_kw)
 
 
 def configure_logging(
@@ -42,16 +60,9 @@ def configure_logging(
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     structlog.configure(
-        # filter_by_level first: a stdlib BoundLogger runs every processor (timestamp,
-        # redactor) before the stdlib logger drops a line below the level; a DEBUG line
-        # per request or record cost about 13 us that way.
-        processors=[
-            structlog.stdlib.filter_by_level,
-            *shared,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        wrapper_class=LevelFilteredLogger,
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)

@@ -53,18 +53,18 @@ class BoundedLabel:
 
 
 class Children:
-    """The labelled children of one metric, looked up once per label values: prometheus'
-    ``labels()`` validates and locks on every call (about 3-5 us), which a path taken
-    per request or record pays for nothing. The label values must be bounded already."""
+    """A labelled metric's children, each looked up once: ``labels()`` checks, converts
+    and locks on every call (1-2 us), which a per-input counter pays for each input.
+    Only for bounded label values, on metrics whose children are never removed."""
 
-    def __init__(self, metric: Any) -> None:
+    def __init__(self, metric: Counter | Histogram) -> None:
         self.metric = metric
-        self.cache: dict[tuple[str, ...], Any] = {}
+        self.known: dict[tuple[str, ...], Any] = {}
 
     def __call__(self, *values: str) -> Any:
-        child = self.cache.get(values)
+        child = self.known.get(values)
         if child is None:
-            child = self.cache[values] = self.metric.labels(*values)
+            child = self.known[values] = self.metric.labels(*values)
         return child
 
 
