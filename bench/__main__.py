@@ -25,6 +25,7 @@ from .baseline import PARTITIONS, raw_chain, raw_produce
 from .escalator import ESCALATOR_BURST, run_escalator_rows
 from .load import aio_run
 from .mix import routine
+from .pager import PAGER_PAGES, run_pager_rows
 from .replay import replay_rate
 from .router import RouterFailed, raw_rate, router_rate
 from .scenarios import run_scenarios
@@ -78,6 +79,40 @@ def baselines(n: int) -> dict[str, float]:
         broker.stop()
 
 
+ROUTER_PACE = 1000.0
+ROUTER_PACED = 15_000
+
+
+def router_rows(table: Table, n: int) -> None:
+    """The raw one-hop loop (best of two) and the router process, with its CPU per event."""
+    raw_loop = max(raw_rate(n) for _ in range(BASELINE_TRIES))
+    table.add(
+        f"raw consume->decode->produce, 1 hop (best of {BASELINE_TRIES})",
+        raw_loop,
+        "ev/s",
+        base="loop",
+    )
+    cpu: dict[str, float] = {}
+    try:
+        table.add("router process, sticky state", router_rate(n, cpu=cpu), "ev/s", of="loop")
+    except RouterFailed as failed:
+        table.add("router process, sticky state", failed.rate, "ev/s", of="loop", note=str(failed))
+    if "us_per_event" in cpu:
+        table.add(
+            "  router CPU per event, microseconds",
+            cpu["us_per_event"],
+            "us",
+            text=f"{cpu['us_per_event']:,.0f} us",
+        )
+    paced: dict[str, float] = {}
+    label = f"  router CPU per event at {ROUTER_PACE:,.0f} ev/s offered ({ROUTER_PACED:,} events)"
+    try:
+        router_rate(ROUTER_PACED, cpu=paced, rate=ROUTER_PACE)
+        table.add(label, paced["us_per_event"], "us", text=f"{paced['us_per_event']:,.0f} us")
+    except (RouterFailed, KeyError) as failed:
+        table.add(label, 0, "us", text="FAILED", note=str(failed)[:300])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--events", type=int, default=int(os.environ.get("BENCH_EVENTS", 20000)))
@@ -85,7 +120,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="how long it is offered")
     parser.add_argument("--burst", type=int, default=3000, help="critical contacts at once")
     parser.add_argument(
-        "--only", choices=["escalator"], help="run one step of the bench (its rows alone)"
+        "--only",
+        choices=["escalator", "router", "pager", "stack"],
+        help="run one step of the bench (its rows alone); stack: the offered rate and the "
+        "burst, with CPU per process",
     )
     args = parser.parse_args()
     n = args.events
@@ -100,6 +138,18 @@ def main() -> None:
     table = Table()
     if args.only == "escalator":
         run_escalator_rows(table, n, ESCALATOR_BURST)
+        finish(table, began)
+        return
+    if args.only == "router":
+        router_rows(table, n)
+        finish(table, began)
+        return
+    if args.only == "pager":
+        run_pager_rows(table, PAGER_PAGES)
+        finish(table, began)
+        return
+    if args.only == "stack":
+        run_scenarios(table, n, args.rate, args.seconds, args.burst, uuid.uuid4().hex[:6], True)
         finish(table, began)
         return
 
@@ -123,18 +173,9 @@ def main() -> None:
         base="chain",
     )
 
-    raw_loop = max(raw_rate(n) for _ in range(BASELINE_TRIES))
-    table.add(
-        f"raw consume->decode->produce, 1 hop (best of {BASELINE_TRIES})",
-        raw_loop,
-        "ev/s",
-        base="loop",
-    )
-    try:
-        table.add("router process, sticky state", router_rate(n), "ev/s", of="loop")
-    except RouterFailed as failed:
-        table.add("router process, sticky state", failed.rate, "ev/s", of="loop", note=str(failed))
+    router_rows(table, n)
     run_escalator_rows(table, n, ESCALATOR_BURST)
+    run_pager_rows(table, PAGER_PAGES)
 
     run_scenarios(table, n, args.rate, args.seconds, args.burst, uuid.uuid4().hex[:6])
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaConsumer
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import TopicPartition
 
 from escalation.schemas import codec
@@ -58,8 +59,9 @@ def fresh_broker() -> EmbeddedBroker:
     return broker
 
 
-async def preload(bootstrap: str, n: int, run: str) -> None:
-    """N contact events into contacts.v1, keyed by customer id, with an event-id header."""
+async def preload(bootstrap: str, n: int, run: str, rate: float | None = None) -> None:
+    """N contact events into contacts.v1, keyed by customer id, with an event-id header;
+    all at once, or record i at ``i / rate`` seconds in."""
     records = []
     for value in routine(n, run):
         data = codec.loads_plain(value)
@@ -69,7 +71,20 @@ async def preload(bootstrap: str, n: int, run: str) -> None:
     client = producer(bootstrap)
     await client.start()
     try:
-        await write_all(client, CONTACTS, records)
+        if rate is None:
+            await write_all(client, CONTACTS, records)
+            return
+        partitions = sorted(await client.partitions_for(CONTACTS))
+        partitioner = DefaultPartitioner()
+        started, sent = time.monotonic(), []
+        for i, (key, value, headers) in enumerate(records):
+            if (wait := started + i / rate - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
+            partition = partitioner(key, partitions, partitions)
+            sent.append(
+                await client.send(CONTACTS, value, key=key, partition=partition, headers=headers)
+            )
+        await asyncio.gather(*sent)
     finally:
         await client.stop()
 
@@ -85,9 +100,18 @@ def raw_rate(n: int) -> float:
 
 
 async def _watch_commits(
-    bootstrap: str, n: int, limit: float, alive: Callable[[], bool]
+    bootstrap: str,
+    n: int,
+    limit: float,
+    alive: Callable[[], bool],
+    cpu: Callable[[], float] = lambda: 0.0,
+    spent: list[float] | None = None,
 ) -> tuple[float, float, float]:
-    """(first committed count seen, when, when all N were committed) by polling the group."""
+    """(first committed count seen, when, when all N were committed) by polling the group.
+
+    ``spent`` gets the process's CPU seconds (``cpu()``) at the first poll that sees a
+    commit and at the one that sees all N.
+    """
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=ROUTER_APP)
     await consumer.start()
     tps = [TopicPartition(CONTACTS, p) for p in range(PARTITIONS)]
@@ -100,7 +124,11 @@ async def _watch_commits(
             now = time.perf_counter()
             if first is None and count > 0:
                 first, started = count, now
+                if spent is not None:
+                    spent.append(cpu())
             if count >= n:
+                if spent is not None:
+                    spent.append(cpu())
                 assert first is not None and started is not None
                 if now == started:
                     raise RouterFailed("committed everything before the first poll", 0.0)
@@ -113,11 +141,17 @@ async def _watch_commits(
 
 
 async def _load_and_watch(
-    bootstrap: str, n: int, limit: float, alive: Callable[[], bool]
+    bootstrap: str,
+    n: int,
+    limit: float,
+    alive: Callable[[], bool],
+    cpu: Callable[[], float],
+    spent: list[float],
+    rate: float | None = None,
 ) -> tuple[float, float, float]:
     """Watch the commits from before the first contact is written."""
-    watch = asyncio.create_task(_watch_commits(bootstrap, n, limit, alive))
-    await preload(bootstrap, n, "router")
+    watch = asyncio.create_task(_watch_commits(bootstrap, n, limit, alive, cpu, spent))
+    await preload(bootstrap, n, "router", rate)
     return await watch
 
 
@@ -130,8 +164,23 @@ def _ready(port: int, process: subprocess.Popen[bytes], log: Path) -> bool:
         return False
 
 
-def router_rate(n: int, limit: float = 120.0) -> float:
-    """Start the router, wait until ready, load N contacts, time until it routed them all."""
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def router_rate(
+    n: int,
+    limit: float = 120.0,
+    cpu: dict[str, float] | None = None,
+    rate: float | None = None,
+) -> float:
+    """Start the router, wait until ready, load N contacts, time until it routed them all.
+
+    ``cpu`` gets ``us_per_event``: the router's CPU over the timed span, per event routed.
+    With ``rate``, the contacts are written at that rate instead of all before (the
+    router then decides small batches, as it does under live traffic).
+    """
     broker = fresh_broker()
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-router-") as tmp:
@@ -153,15 +202,26 @@ def router_rate(n: int, limit: float = 120.0) -> float:
             )
         try:
             eventually(lambda: _ready(port, process, log), "router ready", 120)
+            spent: list[float] = []
             try:
                 first, started, ended = aio_run(
-                    _load_and_watch(broker.bootstrap, n, limit, lambda: process.poll() is None)
+                    _load_and_watch(
+                        broker.bootstrap,
+                        n,
+                        limit,
+                        lambda: process.poll() is None,
+                        lambda: _cpu_seconds(process.pid),
+                        spent,
+                        rate,
+                    )
                 )
             except RouterFailed as failed:
                 kept = Path(tempfile.gettempdir()) / f"bench-router-{process.pid}.log"
                 kept.write_bytes(log.read_bytes())
                 state = " (the router exited)" if process.poll() is not None else ""
                 raise RouterFailed(f"{failed}{state}; log: {kept}", failed.rate) from None
+            if cpu is not None and len(spent) == 2:
+                cpu["us_per_event"] = (spent[1] - spent[0]) * 1e6 / (n - first)
             return (n - first) / (ended - started)
         finally:
             process.terminate()

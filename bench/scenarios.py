@@ -103,8 +103,12 @@ def saturated(table: Table, bench: PageBench, n: int, run: str) -> None:
     )
 
 
-def heavy_shapes(table: Table, bench: PageBench, burst: int, run: str) -> None:
+def burst_row(table: Table, bench: PageBench, burst: int, run: str) -> None:
+    """Every contact pages; below it, the CPU each process spent per page."""
+    assert bench.stack is not None
+    before = cpu_by_process(bench.stack.process.pid)
     everyone = bench.run(critical_burst(burst, f"{run}b"), batch=BATCH, connections=8)
+    spent = per_contact(before, cpu_by_process(bench.stack.process.pid), everyone.contacts)
     table.add(
         f"burst: {burst:,} critical contacts, each its own issue, {BATCH} per POST",
         everyone.pages / everyone.seconds,
@@ -112,6 +116,11 @@ def heavy_shapes(table: Table, bench: PageBench, burst: int, run: str) -> None:
         key="burst",
         note=_latency(everyone),
     )
+    table.add("  CPU per page in that burst, microseconds", 0, "us", text=spent)
+
+
+def heavy_shapes(table: Table, bench: PageBench, burst: int, run: str) -> None:
+    burst_row(table, bench, burst, run)
     repeats = same_issues(burst, 30, f"{run}i")
     repeats.extend(end_markers(f"{run}i", PARTITIONS))
     again = bench.run(repeats, batch=BATCH, connections=8)
@@ -134,8 +143,14 @@ def heavy_shapes(table: Table, bench: PageBench, burst: int, run: str) -> None:
     )
 
 
-def run_scenarios(table: Table, n: int, rate: float, seconds: float, burst: int, run: str) -> None:
-    """Every end-to-end row of the table, on one stack; a failed step is a row saying so."""
+def run_scenarios(
+    table: Table, n: int, rate: float, seconds: float, burst: int, run: str, only: bool = False
+) -> None:
+    """Every end-to-end row of the table, on one stack; a failed step is a row saying so.
+
+    ``only``: just the offered rate and the burst, each with its CPU per process
+    (``python -m bench --only stack``, about 90 s).
+    """
     bench = PageBench(PARTITIONS)
     steps = [
         ("offered rate", lambda: offered_rate(table, bench, rate, seconds, run)),
@@ -143,6 +158,8 @@ def run_scenarios(table: Table, n: int, rate: float, seconds: float, burst: int,
         ("saturated", lambda: saturated(table, bench, n, run)),
         ("heavy shapes", lambda: heavy_shapes(table, bench, burst, run)),
     ]
+    if only:
+        steps = [steps[0], ("burst", lambda: burst_row(table, bench, burst, run))]
     try:
         bench.start()
         bench.run(realistic(1000, f"{run}w"), rate=500)  # joins, connections, first decisions

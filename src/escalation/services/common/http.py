@@ -201,6 +201,9 @@ async def serve(app: HttpApp, host: str, port: int, stop: asyncio.Event) -> None
         log_config=None,
         server_header=False,
         date_header=False,
+        # No X-Forwarded-* rewriting: nothing here reads the client address or scheme,
+        # and the middleware ran on every request.
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

@@ -22,7 +22,7 @@ from prometheus_client import Counter, Histogram
 
 from escalation.schemas import ContactEvent, cloudevents, codec
 from escalation.schemas.silence import SilenceRecord, SilenceShown
-from escalation.services.common.metrics import BoundedLabel, ServiceMetrics
+from escalation.services.common.metrics import BoundedLabel, Children, ServiceMetrics
 from escalation.services.common.problems import PROBLEM_JSON, Problem
 from escalation.services.common.settings import Settings
 from escalation.services.common.topics import COMMANDS, CONTACTS
@@ -40,6 +40,7 @@ from .silences import Silences
 from .writer import Record, Writer
 
 log = structlog.get_logger(__name__)
+_stdlib_log = logging.getLogger(__name__)
 
 JSON = "application/json"
 OPEN_BUCKET = "(open)"
@@ -113,6 +114,9 @@ class Intake:
             registry=registry,
         )
         self.sources = BoundedLabel()
+        self.request_count = Children(self.requests)
+        self.event_count = Children(self.events)
+        self.produced = Children(metrics.produced)
         self.ack_seconds = Histogram(
             "escalation_intake_broker_ack_seconds",
             "From produce to broker acknowledgement.",
@@ -140,16 +144,18 @@ class Intake:
             reply = await self._contacts(token_source, headers, body)
         except Problem as problem:
             reply = problem_reply(problem, "/v1/contacts")
-            self.events.labels(source, "rejected").inc()
-        self.requests.labels("contacts", str(reply.status), source).inc()
-        log.log(
-            logging.INFO if reply.status >= 400 else logging.DEBUG,
-            "intake.contacts",
-            status=reply.status,
-            source=source,
-            bytes=len(body),
-            seconds=round(time.perf_counter() - started, 4),
-        )
+            self.event_count(source, "rejected").inc()
+        self.request_count("contacts", str(reply.status), source).inc()
+        level = logging.INFO if reply.status >= 400 else logging.DEBUG
+        if _stdlib_log.isEnabledFor(level):  # a DEBUG line is built only when written
+            log.log(
+                level,
+                "intake.contacts",
+                status=reply.status,
+                source=source,
+                bytes=len(body),
+                seconds=round(time.perf_counter() - started, 4),
+            )
         return reply
 
     async def _contacts(
@@ -209,7 +215,7 @@ class Intake:
         for event, value in zip(events, encoded, strict=True):
             if event.event_id in self.recent or event.event_id in in_batch:
                 duplicates.append(event.event_id)
-                self.events.labels(self.sources(event.source), "duplicate").inc()
+                self.event_count(self.sources(event.source), "duplicate").inc()
             else:
                 in_batch.add(event.event_id)
                 fresh.append(event)
@@ -220,8 +226,8 @@ class Intake:
         self.ack_seconds.observe(loop.time() - started)
         for event in fresh:
             self.recent.add(event.event_id)
-            self.events.labels(self.sources(event.source), "accepted").inc()
-        self.metrics.produced.labels(CONTACTS).inc(len(fresh))
+            self.event_count(self.sources(event.source), "accepted").inc()
+        self.produced(CONTACTS).inc(len(fresh))
         return [e.event_id for e in fresh], duplicates
 
     def _written_late(self, event_id: str) -> None:

@@ -7,6 +7,8 @@ never waits for a receiver, so a dead receiver delays only its own pages. The la
 deliver concurrently, with retries, a deadline and a circuit breaker per target, and
 write the outcome to ``escalations.v1``. The second agent reads those outcomes back and
 keeps the books (``bookkeeping.py``): delivered, or dead-lettered with the fallback sent.
+Both agents take their inputs in batches, each written whole (records, then the table's
+changelog) before any of it is handed to a lane (``batch.py``).
 A crash anywhere leaves a pending record, which recovery hands back to its lane: a page
 may be sent twice, always with the same id (webhook-id, dedup_key, Message-ID), and is
 never lost. docs/decisions.md says why lanes rather than a retry topic.
@@ -29,6 +31,7 @@ from escalation.policy import LoadedPolicy
 from escalation.policy.outbound import OutboundRules
 from escalation.policy.reload import Derived, PolicyHolder
 from escalation.schemas import codec
+from escalation.services.common.batches import BatchWriter
 from escalation.services.common.policy_watch import PolicyWatcher
 from escalation.services.common.settings import Settings
 from escalation.services.common.stream import StreamService, header_map
@@ -37,9 +40,11 @@ from escalation.services.common.topics import (
     ESCALATIONS,
     PAGER_APP,
     PAGES,
+    changelog_of,
     dlq_of,
 )
 
+from .batch import BATCH_SECONDS, BATCH_SIZE, Batches, Offer, Plan
 from .bookkeeping import Bookkeeper
 from .breaker import Breaker
 from .courier import Courier
@@ -49,6 +54,7 @@ from .ledger import Ledger, Record, key
 from .metrics import PagerMetrics
 from .outcomes import Publisher, outcome
 from .owners import Owned, wire_for
+from .reporter import Reporter
 from .targets.base import Links, Target
 from .targets.registry import build_targets
 
@@ -90,8 +96,18 @@ class PagerService(StreamService):
         self.books = Bookkeeper(self)
         self.wire = wire_for(self.rules, settings)  # before any agent or lane can run
         self.ready_checks.append(self._targets_ready)
-        self.consume(self.topic(PAGES), "deliver-pages", self.handle)
-        self.consume(self.topic(ESCALATIONS), "page-outcomes", self.books.handle)
+        single = (
+            {changelog_of(PAGER_APP, DELIVERED_TABLE)} if settings.single_record_batches else set()
+        )
+        writer = BatchWriter(self.kafka_producer, self.retry, frozenset(single))
+        self.batches = Batches(self, writer)
+        self.reporter = Reporter(writer)
+        for topic, name, decide in (
+            (PAGES, "deliver-pages", self.take),
+            (ESCALATIONS, "page-outcomes", self.books.take),
+        ):
+            handler = self.batches.handler(decide)
+            self.consume_batches(self.topic(topic), name, handler, BATCH_SIZE, BATCH_SECONDS)
         self.table.on_recover(self._resume)
         self.app.on_partitions_revoked.connect(self._revoked)
         self.app.service(Owned(self))
@@ -115,31 +131,32 @@ class PagerService(StreamService):
             )
         return self.breakers[target]
 
-    async def handle(self, event: EventT) -> None:
-        """Take one page: pending per target, handed to its lane; never wait for a receiver."""
+    def take(self, event: EventT, plan: Plan) -> None:
+        """Take one page: pending per target, a job for its lane; never wait for a receiver."""
         message = event.message
         page = codec.decode_page(message.value)
         targets, _ = self.targets.get()  # one set for the whole page, even across a reload
         now = time.time()
         headers = {k: v.decode(errors="replace") for k, v in header_map(event).items()}
         if not page.targets:
-            await self.publisher.dead_letter(
-                message.value,
-                message.key or b"",
-                headers,
-                message.partition,
-                message.offset,
-                None,
-                "page names no targets",
+            plan.outputs.append(
+                self.publisher.dead_letter_outgoing(
+                    message.value,
+                    message.key or b"",
+                    headers,
+                    message.partition,
+                    message.offset,
+                    None,
+                    "page names no targets",
+                )
             )
-            await self.publisher.record(
-                outcome("page.failed", page, "page names no targets", error="no targets"),
-                message.partition,
-            )
+            failed = outcome("page.failed", page, "page names no targets", error="no targets")
+            plan.outputs.append(self.publisher.outgoing(failed, message.partition))
         for target_id in dict.fromkeys(page.targets):
             ident = key(page.page_id, target_id)
-            known = self.ledger.get(ident)
-            if known is not None and (known.state == "delivered" or self.in_hand(ident)):
+            known = plan.ledger.get(ident)
+            taken = ident in plan.offered or self.in_hand(ident)
+            if known is not None and (known.state == "delivered" or taken):
                 if known.state == "delivered":
                     self.metrics.duplicates.labels(PAGES).inc()
                 continue  # delivered, in its lane, or its outcome on the way to the books
@@ -150,18 +167,18 @@ class PagerService(StreamService):
                 record = Record(
                     "pending", now, message.partition, message.value, headers, message.offset
                 )
-                self.ledger.pend(ident, record)
-            # else: pending but in no one's hands (a retried handler): take it up again
+                plan.ledger.pend(ident, record)
+            # else: pending but in no one's hands (a retried input): take it up again
             started = known.at if known is not None else now
             job = Job(page, target_id, message.partition, started)
             if target is None:
                 why = f"{target_id}: unknown or unusable target in policy {self.targets.built_from}"
-                await self.books.fail_now(job, why, None)
-            elif not self.lanes.offer(job):
+                plan.outputs.append(self.books.failure(job, why, None))
+            else:
                 why = f"{target_id}: {self.settings.pager_lane_capacity} pages already waiting"
-                await self.books.fail_now(job, why, target.fallback)
-            self.pager_metrics.backlog.labels(target_id).set(self.lanes.lane(target_id).backlog)
-        self.pager_metrics.expired.inc(self.ledger.sweep(message.partition))
+                plan.offers.append(Offer(job, why, target.fallback))
+                plan.offered.add(ident)
+        self.pager_metrics.expired.inc(plan.ledger.sweep(message.partition))
 
     def in_hand(self, ident: bytes) -> bool:
         """Whether a pending delivery is being worked on: in a lane, or its outcome written."""

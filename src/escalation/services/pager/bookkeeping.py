@@ -19,8 +19,10 @@ import structlog
 from faust.types import EventT
 
 from escalation.schemas import EscalationEvent, codec
+from escalation.services.common.batches import Outgoing
 from escalation.services.common.stream import header_map
 
+from .batch import Offer, Plan
 from .lanes import Job
 from .ledger import PAGED, Record, key
 from .outcomes import OUTCOME_HEADER, outcome
@@ -30,13 +32,16 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+SETTLING = (b"page.delivered", b"page.failed")
+"""The outcome kinds (the ``page-outcome`` header) that settle a delivery."""
+
 
 class Bookkeeper:
     def __init__(self, pager: PagerService) -> None:
         self.pager = pager
 
-    async def fail_now(self, job: Job, why: str, fallback: str | None) -> None:
-        """A page its target cannot even try (unknown target, full lane): fail it at once."""
+    def failure(self, job: Job, why: str, fallback: str | None) -> Outgoing:
+        """A page its target cannot even try (unknown target, full lane): its outcome."""
         page, pager = job.page, self.pager
         pager.pager_metrics.failed.labels(job.target, "unusable").inc()
         said = f"{job.target} could not take the page: {why.split(': ', 1)[-1]}"
@@ -53,27 +58,36 @@ class Bookkeeper:
             fallback_for=job.fallback_for,
         )
         pager.settled.add(job.key)  # before the books can read it back
+        return pager.publisher.outgoing(record, job.partition)
+
+    async def fail_now(self, job: Job, why: str, fallback: str | None) -> None:
+        """Write ``failure`` at once (a lane found full after its batch was written)."""
+        out = self.failure(job, why, fallback)
         try:
-            await pager.publisher.record(record, job.partition)
+            await self.pager.batches.writer.send_together([out], partition=job.partition)
         except BaseException:
-            pager.settled.discard(job.key)  # not written: a retried handler takes it up again
+            self.pager.settled.discard(job.key)  # not written: a retried input takes it up
             raise
 
-    async def handle(self, event: EventT) -> None:
-        if OUTCOME_HEADER not in header_map(event):
+    def take(self, event: EventT, plan: Plan) -> None:
+        kind = header_map(event).get(OUTCOME_HEADER)
+        if kind is None:
             return  # the escalator's lifecycle records: not the pager's business
-        record = codec.decode_escalation(event.message.value)
         partition = event.message.partition
+        if kind not in SETTLING:  # ``paged``, read back: nothing to book, nothing to decode
+            self.pager.pager_metrics.expired.inc(plan.ledger.sweep(partition))
+            return
+        record = codec.decode_escalation(event.message.value)
         if record.type in ("page.delivered", "page.failed") and record.target is not None:
-            self.pager.settled.discard(key(record.page_id or "", record.target))
+            plan.settle.append(key(record.page_id or "", record.target))
             if record.type == "page.delivered":
-                await self._delivered(record, partition)
+                self._delivered(record, partition, plan)
             else:
-                await self._failed(record, partition)
-        self.pager.pager_metrics.expired.inc(self.pager.ledger.sweep(partition))
+                self._failed(record, partition, plan)
+        self.pager.pager_metrics.expired.inc(plan.ledger.sweep(partition))
 
-    async def _delivered(self, record: EscalationEvent, partition: int) -> None:
-        ledger = self.pager.ledger
+    def _delivered(self, record: EscalationEvent, partition: int, plan: Plan) -> None:
+        ledger = plan.ledger
         assert record.page_id is not None and record.target is not None
         ident = key(record.page_id, record.target)
         pending = ledger.get(ident)
@@ -84,37 +98,41 @@ class Bookkeeper:
         announced = key(page.page_id, PAGED)
         if page.action == "trigger" and ledger.get(announced) is None:
             paged = outcome("paged", page, page.reason, target=record.target)
-            await self.pager.publisher.record(paged, partition)
+            plan.outputs.append(self.pager.publisher.outgoing(paged, partition))
             ledger.deliver(announced, partition)
 
-    async def _failed(self, record: EscalationEvent, partition: int) -> None:
+    def _failed(self, record: EscalationEvent, partition: int, plan: Plan) -> None:
         pager = self.pager
         assert record.page_id is not None and record.target is not None
         ident = key(record.page_id, record.target)
-        pending = pager.ledger.get(ident)
+        pending = plan.ledger.get(ident)
         if pending is None or pending.state != "pending":
             return
-        await pager.publisher.dead_letter(
-            pending.page,
-            record.customer_id.encode(),
-            pending.headers or {},
-            pending.partition if pending.partition is not None else partition,
-            pending.offset,
-            record.target,
-            record.error or record.reason,
+        plan.outputs.append(
+            pager.publisher.dead_letter_outgoing(
+                pending.page,
+                record.customer_id.encode(),
+                pending.headers or {},
+                pending.partition if pending.partition is not None else partition,
+                pending.offset,
+                record.target,
+                record.error or record.reason,
+            )
         )
         if record.fallback:
-            await self._fall_back(record.fallback, record.target, pending, partition)
-        pager.ledger.forget(ident)
+            self._fall_back(record.fallback, record.target, pending, partition, plan)
+        plan.ledger.forget(ident)
 
-    async def _fall_back(self, fallback: str, failed: str, pending: Record, partition: int) -> None:
+    def _fall_back(
+        self, fallback: str, failed: str, pending: Record, partition: int, plan: Plan
+    ) -> None:
         pager = self.pager
         page = codec.decode_page(pending.page)
         ident = key(page.page_id, fallback)
-        if pager.ledger.get(ident) is not None:
+        if plan.ledger.get(ident) is not None:
             return  # the fallback has (or is getting) this page already
         now = time.time()
-        pager.ledger.pend(
+        plan.ledger.pend(
             ident,
             Record(
                 "pending",
@@ -129,8 +147,8 @@ class Bookkeeper:
         pager.pager_metrics.fallbacks.labels(failed).inc()
         log.info("page.fallback", page_id=page.page_id, failed=failed, fallback=fallback)
         job = Job(page, fallback, partition, now, fallback_for=failed)
-        target = pager.targets.get()[0].get(fallback)
-        if target is None:
-            await self.fail_now(job, f"{fallback}: not a usable target", None)
-        elif not pager.lanes.offer(job):
-            await self.fail_now(job, f"{fallback}: too many pages already waiting", None)
+        if pager.targets.get()[0].get(fallback) is None:
+            plan.outputs.append(self.failure(job, f"{fallback}: not a usable target", None))
+        else:
+            plan.offers.append(Offer(job, f"{fallback}: too many pages already waiting", None))
+            plan.offered.add(ident)

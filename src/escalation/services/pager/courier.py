@@ -3,15 +3,15 @@
 The delivery runs the retry loop (``delivery.deliver``) against the target's circuit
 breaker, within what is left of the target's deadline since the page was first taken
 (a page resumed after a restart does not get a fresh deadline). The outcome record is
-the only thing a lane writes: the agent that reads it back updates the pager's state,
-dead-letters a failure and sends the fallback. Until the record is written the pending
-state stands, so a crash before it (after the receiver took the page, say) delivers the
-page again after recovery, with the same id.
+the only thing a lane writes, handed to the ``Reporter`` (``reporter.py``), which
+writes the outcomes of every lane together while the lane goes on; the agent that reads
+it back updates the pager's state, dead-letters a failure and sends the fallback. Until
+the record is written the pending state stands, so a crash before it (after the
+receiver took the page, say) delivers the page again after recovery, with the same id.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -56,8 +56,8 @@ class Courier:
 
         def attempted(verdict: Verdict) -> None:
             breaker.record(verdict)
-            pager.pager_metrics.attempts.labels(target.id, verdict.reason).inc()
-            pager.pager_metrics.circuit.labels(target.id).set(breaker.state != "closed")
+            pager.pager_metrics.attempt(target.id, verdict.reason).inc()
+            pager.pager_metrics.open(target.id).set(breaker.state != "closed")
 
         async def attempt(within: float) -> Verdict:
             try:
@@ -85,9 +85,9 @@ class Courier:
             "fallback_for": job.fallback_for,
         }
         if verdict.outcome == "delivered":
-            pager.pager_metrics.delivered.labels(job.target, page.action).inc()
+            pager.pager_metrics.delivery(job.target, page.action).inc()
             lag = (datetime.now(UTC) - page.created_at).total_seconds()
-            pager.pager_metrics.latency.labels(job.target).observe(max(lag, 0.0))
+            pager.pager_metrics.delay(job.target).observe(max(lag, 0.0))
             log.info(
                 "page.delivered",
                 target=job.target,
@@ -116,18 +116,4 @@ class Courier:
             error = f"{job.target}: {verdict.detail or verdict.reason}"
             record = outcome("page.failed", page, said, error=error, fallback=fallback, **common)
         pager.settled.add(job.key)  # before the books can read it back
-        await self.publish(record, job.partition)
-
-    async def publish(self, record: object, partition: int) -> None:
-        """Write the outcome, retrying until the broker takes it; a stop cancels the wait."""
-        delay = 0.2
-        while True:
-            try:
-                await self.pager.publisher.record(record, partition)  # type: ignore[arg-type]
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the broker's errors are many; all wait
-                log.warning("page.outcome_unwritten", error=repr(exc), retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        pager.reporter.submit(pager.publisher.outgoing(record, job.partition))

@@ -1,9 +1,9 @@
 """The pager's state: per (page, target), pending or delivered; expired after a horizon.
 
 It lives in a faust table (changelog-backed, co-partitioned with ``pages.v1`` and
-``escalations.v1``), and faust lets a table be written only while an agent handles a
-message, into that message's partition. So it is written in exactly three places: the
-agent reading ``pages.v1`` records a delivery as pending, and the agent reading the
+``escalations.v1``), written in the partition of the input that changed it, through a
+batch's staged view (``Ledger.over``, ``staging.py``). It is written in exactly three
+places: the agent reading ``pages.v1`` records a delivery as pending, and the agent reading the
 pager's own outcomes on ``escalations.v1`` marks it delivered, or forgets it once it
 failed and was dead-lettered. A delivered record expires after the horizon: each agent
 sweeps its message's partition now and then, so the state stays bounded by the pages
@@ -13,6 +13,7 @@ delivered.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -71,6 +72,13 @@ class Ledger:
         self.sweep_every = sweep_every
         self.expiring: dict[int, deque[tuple[float, bytes]]] = {}
         self.swept: dict[int, float] = {}
+
+    def over(self, table: Any) -> Ledger:
+        """This ledger read and written through ``table`` (a batch's staged view of the
+        table); the expiry index stays shared."""
+        view = copy.copy(self)
+        view.table = table
+        return view
 
     def get(self, ident: bytes) -> Record | None:
         raw = self.table.get(ident)

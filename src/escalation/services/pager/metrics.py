@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from escalation.services.common.metrics import Children
+
 
 class PagerMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
@@ -55,3 +57,10 @@ class PagerMetrics:
             "Delivered-page records dropped after the horizon.",
             registry=registry,
         )
+        # The children a page's delivery touches, looked up once per label values
+        # (targets come from the policy; reasons and actions are fixed sets).
+        self.attempt = Children(self.attempts)
+        self.delivery = Children(self.delivered)
+        self.delay = Children(self.latency)
+        self.waiting = Children(self.backlog)
+        self.open = Children(self.circuit)

@@ -16,8 +16,9 @@ from typing import Any
 
 from escalation.schemas import EscalationEvent, PageRequest, codec, parse_escalation_id
 from escalation.schemas.identity import InvalidEscalationId
+from escalation.services.common.batches import Outgoing
 from escalation.services.common.dlq import FAILED_TARGET, dead_letter_headers
-from escalation.services.common.metrics import ServiceMetrics
+from escalation.services.common.metrics import Children, ServiceMetrics
 from escalation.services.common.topics import PAGES
 
 OUTCOME_HEADER = "page-outcome"
@@ -74,25 +75,36 @@ def outcome(
 
 
 class Publisher:
-    """Writes the pager's records and dead letters, each acknowledged by the broker."""
+    """The pager's records and dead letters: as ``Outgoing`` for a batch to write
+    together, or written one at a time (a lane's outcome), acknowledged by the broker."""
 
     def __init__(self, escalations: Any, dlq: Any, metrics: ServiceMetrics) -> None:
         self.escalations = escalations
         self.dlq = dlq
         self.metrics = metrics
+        self.produced = Children(metrics.produced)
+
+    def outgoing(self, record: EscalationEvent, partition: int) -> Outgoing:
+        """``record`` as written to ``escalations.v1``; counted as produced."""
+        event_id = f"{record.escalation_id}:{record.type}:{record.cause_id}"
+        topic = self.escalations.get_topic_name()
+        self.produced(topic).inc()
+        return Outgoing(
+            topic,
+            partition,
+            record.customer_id.encode(),
+            codec.encode(record),
+            [("event-id", event_id.encode()), (OUTCOME_HEADER, record.type.encode())],
+        )
 
     async def record(self, record: EscalationEvent, partition: int) -> None:
-        event_id = f"{record.escalation_id}:{record.type}:{record.cause_id}"
+        out = self.outgoing(record, partition)
         sent = await self.escalations.send(
-            key=record.customer_id.encode(),
-            value=codec.encode(record),
-            headers=[("event-id", event_id.encode()), (OUTCOME_HEADER, record.type.encode())],
-            partition=partition,
+            key=out.key, value=out.value, headers=out.headers, partition=partition
         )
         await sent
-        self.metrics.produced.labels(self.escalations.get_topic_name()).inc()
 
-    async def dead_letter(
+    def dead_letter_outgoing(
         self,
         page: bytes,
         key: bytes,
@@ -101,7 +113,7 @@ class Publisher:
         offset: int,
         target: str | None,
         error: str,
-    ) -> None:
+    ) -> Outgoing:
         """``page`` as it was read from ``pages.v1``, with why it was not delivered."""
         original = {k: v.encode() for k, v in headers.items()}
         if target is not None:
@@ -109,5 +121,4 @@ class Publisher:
         with_why = dead_letter_headers(
             self.metrics, original, PAGES, partition, offset, DELIVERY, error
         )
-        sent = await self.dlq.send(key=key, value=page, headers=with_why, partition=partition)
-        await sent
+        return Outgoing(self.dlq.get_topic_name(), partition, key, page, with_why)

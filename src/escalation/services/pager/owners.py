@@ -1,5 +1,5 @@
-"""What the pager owns beside faust's agents: its HTTP client and its lanes, stopped with
-the worker (the lanes first, so no delivery outlives the client)."""
+"""What the pager owns beside faust's agents: its HTTP transport and its lanes, stopped with
+the worker (the lanes first, so no delivery outlives the transport)."""
 
 from __future__ import annotations
 
@@ -10,18 +10,23 @@ import mode
 from escalation.policy.outbound import OutboundRules
 from escalation.services.common.settings import Settings
 
-from .outbound import http_client, tls_context
+from .outbound import tls_context
 from .targets.base import Wire
+from .transport import AiohttpTransport
 
 if TYPE_CHECKING:
     from .app import PagerService
 
 
+STOP_DRAIN_SECONDS = 5.0
+"""How long a stopping pager waits for the outcomes its lanes handed over to be written."""
+
+
 def wire_for(rules: OutboundRules, settings: Settings) -> Wire:
-    """The client and TLS trust every target attempt uses; no redirects, always a timeout."""
+    """The transport and TLS trust every target attempt uses; no redirects, always a timeout."""
     context = tls_context(settings.pager_ca_file)
-    client = http_client(rules, context, settings.pager_timeout_seconds)
-    return Wire(client, rules, context)
+    http = AiohttpTransport(rules, context, settings.pager_timeout_seconds)
+    return Wire(http, rules, context)
 
 
 class Owned(mode.Service):
@@ -31,4 +36,6 @@ class Owned(mode.Service):
 
     async def on_stop(self) -> None:
         await self.pager.lanes.stop()
-        await self.pager.wire.client.aclose()
+        await self.pager.reporter.drain(STOP_DRAIN_SECONDS)  # unwritten: delivered again later
+        await self.pager.reporter.stop()
+        await self.pager.wire.http.aclose()

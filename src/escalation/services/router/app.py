@@ -74,6 +74,14 @@ log = structlog.get_logger(__name__)
 
 ROUTER_MAX_RECORDS = 2000
 """Records decided per batch at most (one flush and one commit per batch)."""
+ROUTER_LINGER_SECONDS = 0.01
+"""How long a small batch waits for more before it is decided. At 1,000 contacts/s a
+fetch returned about three records, and each batch cost a flush and a commit (two
+broker round trips, the broker's work for both): the router's CPU per contact fell
+from 293-299 us to 220-225 us with 10 ms (187 us with 20 ms), for 10 ms more on the
+router's hop when traffic is light."""
+ROUTER_LINGER_BELOW = 200
+"""Batches of this many records or more are decided at once (a backlog needs no wait)."""
 ROUTER_FETCH_BYTES = 4 * 1024 * 1024
 """aiokafka fetches a partition again only once its buffer is drained: a larger fetch
 keeps the loop deciding instead of waiting on the next round trip."""
@@ -195,11 +203,25 @@ class Router:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set() and not self.stopping.is_set():
             batch = await self.consumer.getmany(timeout_ms=500, max_records=ROUTER_MAX_RECORDS)
+            if batch:
+                batch = await self._fill(batch)
             if batch and self.failed is None:
                 async with self.lock:
                     await self.process(batch)
         if self.failed is not None:
             raise self.failed
+
+    async def _fill(self, batch: dict[Any, list[Any]]) -> dict[Any, list[Any]]:
+        """A small batch waits ``ROUTER_LINGER_SECONDS`` for what the consumer fetched
+        meanwhile: one flush and one commit for them all instead of one each."""
+        count = sum(len(messages) for messages in batch.values())
+        if count >= ROUTER_LINGER_BELOW or ROUTER_LINGER_SECONDS <= 0:
+            return batch
+        await asyncio.sleep(ROUTER_LINGER_SECONDS)
+        more = self.consumer.getmany(timeout_ms=0, max_records=ROUTER_MAX_RECORDS - count)
+        for tp, messages in (await more).items():
+            batch.setdefault(tp, []).extend(messages)
+        return batch
 
     async def process(self, batch: dict[Any, list[Any]]) -> None:
         engine = self._engine()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 import httpx
@@ -57,10 +58,11 @@ class Links:
 class Wire:
     """What an attempt may use to reach a receiver: owned by the pager, shared by targets."""
 
-    client: httpx.AsyncClient
+    http: httpx.AsyncBaseTransport
+    """Carries every HTTP attempt (``transport.AiohttpTransport``); its answers are read whole."""
     rules: OutboundRules = field(default_factory=OutboundRules)
     tls: Any = None
-    """ssl.SSLContext for SMTP's STARTTLS (HTTP's is in the client)."""
+    """ssl.SSLContext for SMTP's STARTTLS (HTTP's is in the transport)."""
 
 
 class Target:
@@ -105,6 +107,13 @@ class Target:
 class HttpTarget(Target):
     """A target reached by one HTTP request per page."""
 
+    url: str
+
+    @cached_property
+    def endpoint(self) -> httpx.URL:
+        """``url`` parsed once: httpx parses a string URL on every request, in Python."""
+        return httpx.URL(self.url)
+
     def build(self, page: PageRequest, links: Links, now: int) -> httpx.Request:
         """The request for this page at time ``now`` (Unix seconds)."""
         raise NotImplementedError
@@ -115,7 +124,7 @@ class HttpTarget(Target):
         request = self.build(page, links, now)
         request.extensions["timeout"] = httpx.Timeout(within).as_dict()
         try:
-            return classify(await wire.client.send(request))
+            return classify(await wire.http.handle_async_request(request))
         except OutboundRefused as exc:
             return Verdict("rejected", "forbidden", detail=str(exc))
         except httpx.HTTPError as exc:

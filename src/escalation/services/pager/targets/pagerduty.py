@@ -84,4 +84,4 @@ class PagerDutyTarget(HttpTarget):
     def build(self, page: PageRequest, links: Links, now: int) -> httpx.Request:
         headers = {"content-type": "application/json", "user-agent": "escalation-pager/1"}
         content = codec.dumps(self.event(page, links))
-        return httpx.Request("POST", self.url, content=content, headers=headers)
+        return httpx.Request("POST", self.endpoint, content=content, headers=headers)

@@ -60,4 +60,4 @@ class WebhookTarget(HttpTarget):
             "webhook-signature": sign(self.secret, page.page_id, now, body),
             "user-agent": "escalation-pager/1",
         }
-        return httpx.Request("POST", self.url, content=body, headers=headers)
+        return httpx.Request("POST", self.endpoint, content=body, headers=headers)

@@ -1,0 +1,148 @@
+"""A batch of one pager agent's inputs: decided in order, written together, then handed on.
+
+Both agents (pages in, outcomes read back) take their inputs in batches
+(``StreamService.consume_batches``) the way the escalator does: each input is decided
+against the batch's staged view of the table (``staging.py``) into a :class:`Plan`,
+then the plan is applied: its records (``paged``, ``page.failed``, dead letters) in
+one round of record batches, its table changes after them, and only once the broker
+acknowledged both are jobs handed to the lanes and settled deliveries let go. A page
+therefore reaches its lane only after its pending record is in the changelog (a crash
+before that reads the page again, and nothing was sent), and the books never look for
+a pending record that is only in a batch not yet written. Per input this replaces
+faust's event, ack and buffered changelog send, and an awaited send per record.
+
+An input's own fault (it does not decode, or the code raised on it) undoes what it
+staged and becomes a dead letter in the same batch. A failure to apply the batch that
+is not the broker's (a record too large) cannot be pinned on one input, so the batch
+is applied again one input at a time, as the escalator does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import structlog
+from faust.types import EventT
+
+from escalation.services.common.batches import BatchWriter, Outgoing
+from escalation.services.common.faults import DependencyFailed, classify
+
+from .lanes import Job
+from .ledger import Ledger
+from .staging import Staged
+
+if TYPE_CHECKING:
+    from .app import PagerService
+
+log = structlog.get_logger(__name__)
+
+BATCH_SIZE = 1000
+"""Inputs decided per batch at most (one round of writes per batch)."""
+BATCH_SECONDS = 0.01
+"""How long a batch waits to fill: at most this much latency added to a page."""
+
+
+@dataclass
+class Offer:
+    """A job for its lane; if the lane is full, it fails at once with ``why``."""
+
+    job: Job
+    why: str
+    fallback: str | None
+
+
+@dataclass
+class Plan:
+    staged: Staged
+    ledger: Ledger
+    """The pager's ledger read and written through ``staged``."""
+    outputs: list[Outgoing] = field(default_factory=list)
+    offers: list[Offer] = field(default_factory=list)
+    offered: set[bytes] = field(default_factory=set)
+    """Keys of the jobs in ``offers``, so an input repeated in the batch is taken once."""
+    settle: list[bytes] = field(default_factory=list)
+    """Deliveries whose outcome the books took in: no longer in anyone's hands."""
+
+    def mark(self) -> tuple[int, int, int]:
+        self.staged.begin()
+        return len(self.outputs), len(self.offers), len(self.settle)
+
+    def undo(self, mark: tuple[int, int, int]) -> None:
+        """Forget what the input being decided added (its fault becomes a dead letter)."""
+        outputs, offers, settle = mark
+        self.staged.rollback()
+        for offer in self.offers[offers:]:
+            self.offered.discard(offer.job.key)
+        del self.outputs[outputs:], self.offers[offers:], self.settle[settle:]
+
+
+Decide = Callable[[EventT, Plan], None]
+
+
+class Batches:
+    """Runs a pager agent's batches: plan, write, hand on."""
+
+    def __init__(self, pager: PagerService, writer: BatchWriter) -> None:
+        self.pager = pager
+        self.writer = writer
+
+    def plan(self) -> Plan:
+        staged = Staged(self.pager.table)
+        return Plan(staged, self.pager.ledger.over(staged))
+
+    def handler(self, decide: Decide) -> Callable[[list[EventT]], Awaitable[None]]:
+        async def handle(events: list[EventT]) -> None:
+            await self.run(events, decide)
+
+        return handle
+
+    async def run(self, events: list[EventT], decide: Decide) -> None:
+        try:
+            await self._apply(self._decide(events, decide), events)
+        except DependencyFailed:
+            raise
+        except Exception as exc:
+            if len(events) > 1:
+                log.warning("pager.batch_split", messages=len(events), error=repr(exc))
+                for event in events:
+                    await self.run([event], decide)
+                return
+            message = events[0].message
+            log.error("message.handler_failed", exc_info=exc, offset=message.offset)
+            record = self.pager.dead_letter_record(events[0], classify(exc), exc)
+            await self.writer.send_together(
+                [record], partition=message.partition, offset=message.offset
+            )
+
+    def _decide(self, events: list[EventT], decide: Decide) -> Plan:
+        plan = self.plan()
+        for event in events:
+            plan.staged.event = event
+            mark = plan.mark()
+            try:
+                decide(event, plan)
+            except Exception as exc:
+                plan.undo(mark)
+                reason = classify(exc, event.message.value)
+                if reason == "dependency":  # nothing here talks to the broker: ours
+                    reason = "bug"
+                if reason == "bug":
+                    log.error("message.handler_failed", exc_info=exc, offset=event.message.offset)
+                plan.outputs.append(self.pager.dead_letter_record(event, reason, exc))
+        return plan
+
+    async def _apply(self, plan: Plan, events: list[EventT]) -> None:
+        first = events[0].message  # a retry log names it: none of the batch is committed
+        held = {"partition": first.partition, "offset": first.offset, "messages": len(events)}
+        await self.writer.send_together(plan.outputs, **held)
+        await self.writer.write_tables(plan.staged.writes(), **held)
+        pager = self.pager
+        for ident in plan.settle:
+            pager.settled.discard(ident)
+        for offer in plan.offers:
+            if not pager.lanes.offer(offer.job):
+                await pager.books.fail_now(offer.job, offer.why, offer.fallback)
+        for target in {offer.job.target for offer in plan.offers}:
+            pager.pager_metrics.waiting(target).set(pager.lanes.lane(target).backlog)
