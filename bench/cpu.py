@@ -7,6 +7,7 @@ contact move much less, and say which service would need a core first.
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -26,6 +27,22 @@ def cpu_by_pid(pid: int) -> float | None:
     """User + system CPU seconds of ``pid`` so far, or None if it is gone (or no /proc)."""
     stat = _stat(pid)
     return stat[1] if stat is not None else None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` so far (0 where there is no /proc)."""
+    spent = cpu_by_pid(pid)
+    return spent if spent is not None else 0.0
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a process the bench started; kill it if it has not gone in 30 s."""
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _name(pid: int) -> str:

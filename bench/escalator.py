@@ -42,7 +42,7 @@ from escalation.services.router.app import routed_bytes
 from escalation.testing.stack import EXAMPLE_POLICY, ROOT, scrape
 
 from .baseline import producer, write_all
-from .cpu import cpu_by_pid
+from .cpu import cpu_seconds, stop
 from .load import aio_run
 from .mix import critical_burst, realistic
 from .table import Table
@@ -150,12 +150,7 @@ def escalator_rate(records: list[Record], limit: float = 180.0) -> Measured:
         try:
             return _watch(f"http://127.0.0.1:{port}", len(records), limit, process, log)
         finally:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
             broker.stop()
 
 
@@ -172,21 +167,15 @@ def _watch(url: str, n: int, limit: float, process: subprocess.Popen[bytes], log
             done = 0.0
         now = time.perf_counter()
         if first is None and done > 0:
-            first, started, cpu = done, now, _cpu_seconds(process.pid)
+            first, started, cpu = done, now, cpu_seconds(process.pid)
         if done >= n and started is not None:
             if now == started:
                 raise StepFailed("every input was done before the first poll")
-            spent = _cpu_seconds(process.pid) - cpu
+            spent = cpu_seconds(process.pid) - cpu
             return Measured((n - first) / (now - started), spent / (n - first))
         time.sleep(POLL_SECONDS)
     rate = (done - first) / (time.perf_counter() - started) if first and started else 0.0
     raise StepFailed(f"the escalator did {done:.0f} of {n} in {limit:.0f} s", rate)
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User and system CPU seconds of ``pid`` so far (0 where there is no /proc)."""
-    spent = cpu_by_pid(pid)
-    return spent if spent is not None else 0.0
 
 
 def run_escalator_rows(table: Table, n: int, burst: int) -> None:

@@ -36,6 +36,7 @@ from escalation.services.pager.signing import new_secret
 from escalation.testing.stack import ROOT, eventually, scrape
 
 from .baseline import producer, write_all
+from .cpu import cpu_seconds, stop
 from .load import aio_run
 from .pages import bench_policy
 from .table import Table
@@ -80,20 +81,6 @@ def page_records(n: int, run: str) -> list[tuple[bytes, bytes, list[tuple[str, b
     return records
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def pager_rate(n: int, limit: float = 180.0) -> tuple[float, float]:
     """(pages/s, microseconds of the pager's CPU per page) over N pre-filled pages."""
     broker = EmbeddedBroker()
@@ -136,7 +123,7 @@ def pager_rate(n: int, limit: float = 180.0) -> tuple[float, float]:
             return _watch(url, f"http://127.0.0.1:{pager_port}", n, limit, processes[1], log)
     finally:
         for process in reversed(processes):
-            _stop(process)
+            stop(process)
         broker.stop()
 
 
@@ -178,7 +165,7 @@ def _watch(
             raise PagerFailed(f"the pager exited: {log.read_text()[-2000:]}")
         answer = httpx.get(f"{url}/deliveries/{seen}", timeout=10).json()
         seen += len(answer["deliveries"])
-        now, cpu = time.perf_counter(), _cpu_seconds(pager.pid)
+        now, cpu = time.perf_counter(), cpu_seconds(pager.pid)
         if first is None and seen:
             first = (seen, now, cpu)
         if seen >= n and first is not None and _books_done(pager_url, n):

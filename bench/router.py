@@ -37,6 +37,7 @@ from escalation.services.common.topics import CONTACTS, ROUTER_APP, TopicSpec, c
 from escalation.testing.stack import EXAMPLE_POLICY, ROOT, eventually
 
 from .baseline import PARTITIONS, producer, raw_pipeline, write_all
+from .cpu import cpu_seconds, stop
 from .load import aio_run
 from .mix import routine
 
@@ -164,11 +165,6 @@ def _ready(port: int, process: subprocess.Popen[bytes], log: Path) -> bool:
         return False
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def router_rate(
     n: int,
     limit: float = 120.0,
@@ -210,7 +206,7 @@ def router_rate(
                         n,
                         limit,
                         lambda: process.poll() is None,
-                        lambda: _cpu_seconds(process.pid),
+                        lambda: cpu_seconds(process.pid),
                         spent,
                         rate,
                     )
@@ -224,12 +220,7 @@ def router_rate(
                 cpu["us_per_event"] = (spent[1] - spent[0]) * 1e6 / (n - first)
             return (n - first) / (ended - started)
         finally:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
             broker.stop()
 
 
