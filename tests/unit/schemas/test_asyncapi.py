@@ -71,3 +71,12 @@ def test_contacts_carry_their_key_event_id_and_the_binary_cloudevent():
     assert dead["enum"] == ["decode", "schema", "bug", "delivery"]
     assert doc["operations"]["upstreamSendContactsV1"]["action"] == "send"
     assert doc["operations"]["routerReceiveContactsV1"]["action"] == "receive"
+
+
+def test_the_dead_letter_headers_are_the_ones_the_services_write():
+    """docs/asyncapi.json lists services/common/dlq.py's headers: the two cannot drift."""
+    from escalation.schemas.records import DLQ_HEADERS
+    from escalation.services.common.dlq import DEAD_LETTER_HEADERS, FAILED_TARGET
+
+    assert set(DLQ_HEADERS["properties"]) == DEAD_LETTER_HEADERS
+    assert set(DLQ_HEADERS["required"]) == DEAD_LETTER_HEADERS - {FAILED_TARGET}
