@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from escalation.schemas import EscalationCommand, parse_escalation_id
+from escalation.schemas.base import copied
 from escalation.schemas.identity import remember, seen_token
 from escalation.schemas.state import ACTIVE, PAGING, IssueState
 
@@ -37,7 +38,7 @@ def decide_command(
     if token in state.seen:
         return Decision(state, outcome="duplicate")
     now = now.astimezone(UTC)
-    seen = state.model_copy(update={"seen": remember(state.seen, token)})
+    seen = copied(state, {"seen": remember(state.seen, token)})
     handler = _HANDLERS[command.action]
     return settle(state, handler(seen, command, now, roster))
 
@@ -54,15 +55,13 @@ def _ack(
     if state.status == "acked":
         if eta is None or eta == state.eta:
             return _ignored(state, "already acknowledged")
-        moved = state.model_copy(update={"eta": eta, "updated_at": now})
+        moved = copied(state, {"eta": eta, "updated_at": now})
         reason = f"acked: {by} now commits to {eta.isoformat()}"
         event = record("acked", moved, now, reason, command.command_id, by=by, eta=eta)
         return Decision(moved, escalations=[event], outcome="acked")
     if state.status not in PAGING:
         return _ignored(state, f"escalation is {state.status}")
-    acked = state.model_copy(
-        update={"status": "acked", "eta": eta, "deadline_due": None, "updated_at": now}
-    )
+    acked = copied(state, {"status": "acked", "eta": eta, "deadline_due": None, "updated_at": now})
     reason = f"acked by {by}" + (f", committed to {eta.isoformat()}" if eta else "")
     extra = {"by": command.by, "note": command.note, "eta": eta}
     return Decision(
@@ -78,7 +77,7 @@ def _resolve(
 ) -> Decision:
     if state.status not in ACTIVE:
         return _ignored(state, f"escalation is {state.status}")
-    resolved = state.model_copy(update={**resolve_times(state, now), "updated_at": now})
+    resolved = copied(state, {**resolve_times(state, now), "updated_at": now})
     cause = command.cause or "other"
     reason = f"resolved by {command.by or 'unknown'} (cause: {cause})"
     extra = {"by": command.by, "note": command.note, "cause": cause}
@@ -92,7 +91,7 @@ def _resolve(
 
 def _final_page(state: IssueState, action: str, reason: str, now: datetime):
     # Acknowledge and resolve pages close the cycle's trigger pages, not one repeat.
-    return page(state.model_copy(update={"loop": 0}), action, reason, now)
+    return page(copied(state, {"loop": 0}), action, reason, now)
 
 
 def _reopen(
@@ -119,8 +118,9 @@ def _reassign(
         dropped |= set(roster.team_targets(state.team))
     targets = [t for t in state.targets if t not in dropped]
     targets += [*roster.owner_targets(to), *roster.team_targets(team)]
-    moved = state.model_copy(
-        update={
+    moved = copied(
+        state,
+        {
             "owner": to,
             "team": team,
             "targets": list(dict.fromkeys(targets)),
@@ -131,7 +131,7 @@ def _reassign(
             "level_at": now,
             "eta": None,
             "updated_at": now,
-        }
+        },
     )
     reason = f"reassigned: from {state.owner} to {to} by {command.by or 'unknown'}"
     event = record("reassigned", moved, now, reason, command.command_id, by=command.by)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from escalation.schemas import EscalationEvent, PageRequest, page_id_for
+from escalation.schemas.base import built, copied
 from escalation.schemas.state import IssueState
 
 
@@ -39,7 +40,8 @@ def record(
 ) -> EscalationEvent:
     """One lifecycle record; ``extra`` sets the optional fields (by, note, eta, cause...)."""
     assert state.escalation_id is not None
-    return EscalationEvent(
+    return built(
+        EscalationEvent,
         escalation_id=state.escalation_id,
         type=kind,
         at=now,
@@ -70,7 +72,8 @@ def page(
     """A page for the state's current level, cycle and loop; ``notified``: whom it pages."""
     assert state.escalation_id is not None
     targets = list(dict.fromkeys([*state.targets, *extra_targets]))
-    return PageRequest(
+    return built(
+        PageRequest,
         page_id=page_id_for(state.escalation_id, state.level, action, state.cycle, state.loop),
         action=action,
         escalation_id=state.escalation_id,
@@ -115,7 +118,7 @@ def settle(before: IssueState | None, decision: Decision) -> Decision:
     """Bump the state's version when any timer changed, so ticks made before are stale."""
     after = decision.state
     if after is not None and _timers(before) != _timers(after):
-        decision.state = after.model_copy(update={"version": after.version + 1})
+        decision.state = copied(after, {"version": after.version + 1})
     return decision
 
 

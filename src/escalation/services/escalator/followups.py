@@ -16,6 +16,7 @@ route asks for it, so a policy edit leaves an escalation in flight alone.
 from __future__ import annotations
 
 from escalation.policy.quiet import QuietRules
+from escalation.schemas.base import copied
 from escalation.schemas.state import IssueState
 
 
@@ -30,7 +31,7 @@ def in_customer_hours(state: IssueState, quiet: QuietRules | None) -> IssueState
     later = quiet.customer_release_at(state.customer_zone, due)
     if later is None or later <= due:
         return state
-    return state.model_copy(update={"followup_due": later})
+    return copied(state, {"followup_due": later})
 
 
 def waited(state: IssueState, due_seconds: int) -> str:

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from escalation.policy.quiet import URGENCY_RANK, QuietRules
 from escalation.policy.silences import silenced_by
 from escalation.schemas import ContactEvent, EscalationEvent, PageRequest
+from escalation.schemas.base import copied
 from escalation.schemas.silence import Silence
 from escalation.schemas.state import PAGING, SUMMARY_LIMIT, Hold, IssueState
 
@@ -77,9 +78,9 @@ class _Pass:
 
     def note(self, kind: str, page: PageRequest, reason: str, cause: str, **extra: object) -> None:
         # The page's own escalation: the issue may have started its next episode since.
-        base = self.state.model_copy(update={"escalation_id": page.escalation_id})
+        base = copied(self.state, {"escalation_id": page.escalation_id})
         made = record(kind, base, self.now, reason, f"{cause}:{page.page_id}", **extra)
-        self.records.append(made.model_copy(update={"level": page.level, "page_id": page.page_id}))
+        self.records.append(copied(made, {"level": page.level, "page_id": page.page_id}))
 
     def supersede(self, reason: str) -> None:
         if self.hold is not None:
@@ -126,13 +127,14 @@ def _bounded(page: PageRequest) -> PageRequest:
     choice) are kept; the page id, and so the receivers' dedup, stays the same."""
     summary = page.summary
     reasons = page.routing_reasons
-    return page.model_copy(
-        update={
+    return copied(
+        page,
+        {
             "summary": summary[:SUMMARY_LIMIT] if summary else summary,
             "routing_reasons": [r[:SUMMARY_LIMIT] for r in reasons[-REASONS_KEPT:]]
             if reasons
             else reasons,
-        }
+        },
     )
 
 
@@ -177,11 +179,9 @@ def _recheck(run: _Pass) -> None:
         silence, until = run.verdict(page, None)
     if until is None:
         run.note("page.released", page, f"released; it was {held.reason}", "release")
-        sent = page.model_copy(update={"created_at": run.now})
+        sent = copied(page, {"created_at": run.now})
         paged = record("paged", run.state, run.now, page.reason, f"release:{page.page_id}")
-        run.records.append(
-            paged.model_copy(update={"level": page.level, "notified": page.notified})
-        )
+        run.records.append(copied(paged, {"level": page.level, "notified": page.notified}))
         run.pages.append(sent)
         run.hold = None
     elif silence is not None and silence.mode == "drop":
@@ -211,7 +211,7 @@ def apply_holds(
         return decision
     urgency = _urgency(before, state, contact)
     if urgency != state.urgency:  # a copy per input only when something changes
-        state = state.model_copy(update={"urgency": urgency})
+        state = copied(state, {"urgency": urgency})
     if _nothing_held(before, decision, state):
         decision.state = state
         return decision
@@ -239,7 +239,7 @@ def apply_holds(
     if run.hold is not None and not _held_now(run, decision):
         _recheck(run)
     if run.hold is not state.hold:
-        state = state.model_copy(update={"hold": run.hold})
+        state = copied(state, {"hold": run.hold})
     # The follow-up reminder waits for the customer's hours where the route says so.
     state = in_customer_hours(state, quiet)
     state = _bumped(before, state)
@@ -273,5 +273,5 @@ def _bumped(before: IssueState | None, state: IssueState) -> IssueState:
     if _deadlines(before) != _deadlines(state) and (
         before is None or state.version == before.version
     ):
-        return state.model_copy(update={"version": state.version + 1})
+        return copied(state, {"version": state.version + 1})
     return state

@@ -21,6 +21,7 @@ from datetime import datetime
 
 from escalation.schemas import ContactEvent
 from escalation.schemas.affected import SurgeLink
+from escalation.schemas.base import copied
 from escalation.schemas.state import ACTIVE, PAGING, IssueState
 from escalation.schemas.surge import Control
 
@@ -74,7 +75,7 @@ def inhibit(
     exempt = exemption(cover, state, contact)
     attached = link is None or link.id != cover.id
     if attached or (link is not None and link.held and exempt is not None):
-        state = state.model_copy(update={"surge": SurgeLink(id=cover.id, held=exempt is None)})
+        state = copied(state, {"surge": SurgeLink(id=cover.id, held=exempt is None)})
     if state.surge is None or not state.surge.held:
         return replace(decision, state=state)
     return _held(decision, state, now, attached)
@@ -88,7 +89,7 @@ def _held(decision: Decision, state: IssueState, now: datetime, attached: bool) 
     for item in decision.escalations:
         if item.type == "paged":
             reason = f"surge.held: {item.reason}; held back while surge {surge_id} is open"
-            item = item.model_copy(update={"type": "held", "reason": reason, "notified": None})
+            item = copied(item, {"type": "held", "reason": reason, "notified": None})
             converted = True
         records.append(item)
     if attached and not converted and state.escalation_id is not None:
@@ -109,14 +110,14 @@ def _closed(
     assert state.surge is not None
     surge_id = state.surge.id
     on_close = control.surge.on_close if control and control.surge else "release"
-    freed = state.model_copy(update={"surge": SurgeLink(id=surge_id, held=False)})
+    freed = copied(state, {"surge": SurgeLink(id=surge_id, held=False)})
     cause = f"surge-closed:{surge_id}"
     records = list(decision.escalations)
     pages = list(decision.pages)
     if freed.escalation_id is None:
         return replace(decision, state=freed)
     if on_close == "resolve" and freed.status in ACTIVE:
-        freed = freed.model_copy(update={**resolve_times(freed, now), "updated_at": now})
+        freed = copied(freed, {**resolve_times(freed, now), "updated_at": now})
         reason = f"resolved with surge {surge_id} (cause: defect)"
         records.append(record("resolved", freed, now, reason, cause, by="surge", cause="defect"))
         pages = [p for p in pages if p.action != "trigger"]

@@ -26,6 +26,7 @@ from escalation.schemas import (
     issue_state_key,
     parse_escalation_id,
 )
+from escalation.schemas.base import copied
 from escalation.schemas.page import ROUTING_REASONS_SHOWN
 from escalation.schemas.state import IssueState
 from escalation.schemas.surge import Control
@@ -104,7 +105,7 @@ def _decided(
 def with_routing(page: PageRequest, routing: Routing) -> PageRequest:
     """A page made by a contact says why its owner was chosen (the receivers show it)."""
     reasons = [reason[:1024] for reason in routing.reasons[-ROUTING_REASONS_SHOWN:]]
-    return page.model_copy(update={"route": routing.route, "routing_reasons": reasons})
+    return copied(page, {"route": routing.route, "routing_reasons": reasons})
 
 
 def outputs(decision: Decision, partition_of: Callable[[bytes], int]) -> list[Outgoing]:

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from escalation.schemas import EscalationSettings
+from escalation.schemas.base import built
 from escalation.schemas.state import PAGING, IssueState, Notify, Rung, Snapshot
 
 from .effects import spoken
@@ -61,7 +62,8 @@ EMPTY = Snapshot()
 
 def snapshot_of(settings: EscalationSettings) -> Snapshot:
     """The settings an escalation keeps for its whole life, taken when it opens."""
-    return Snapshot(
+    return built(
+        Snapshot,
         ladder=tuple(
             Rung(s.after_seconds, s.notify, s.to, s.repeat, s.every_seconds)
             for s in settings.ladder

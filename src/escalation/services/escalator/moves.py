@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from escalation.schemas import make_escalation_id
+from escalation.schemas.base import copied
 from escalation.schemas.state import CONTACTS_SHOWN, IssueState, Notify, Snapshot
 
 from .effects import Decision, page, record, spoken
@@ -50,8 +51,9 @@ def open_escalation(
 ) -> Decision:
     """Open the issue's next escalation at level 1 and page its owner."""
     sequence = state.escalation_seq + 1
-    opened = state.model_copy(
-        update={
+    opened = copied(
+        state,
+        {
             "escalation_seq": sequence,
             "escalation_id": make_escalation_id(state.customer_id, state.issue_id, sequence),
             "status": "open",
@@ -62,7 +64,7 @@ def open_escalation(
             "escalation_contacts": contacts[-CONTACTS_SHOWN:],
             "opened_at": now,
             "snapshot": snapshot,
-        }
+        },
     )
     # The opening page's reason stays the trigger alone ("urgency.critical"): receivers
     # and the demo read it; later pages say whom they reach.
@@ -87,8 +89,9 @@ def reopen(
     summary: str | None = None,
 ) -> Decision:
     """Reopen a resolved escalation, same id and owner, back at level 1 in a new cycle."""
-    reopened = state.model_copy(
-        update={
+    reopened = copied(
+        state,
+        {
             "status": "reopened",
             "level": 1,
             "cycle": state.cycle + 1,
@@ -97,7 +100,7 @@ def reopen(
             "resolved_at": None,
             "followup_due": None,
             "eta": None,
-        }
+        },
     )
     pages = paged(reopened, now, reason, cause, roster, (notify, None), summary)
     return Decision(
@@ -113,15 +116,16 @@ def step_up(
 ) -> Decision:
     """Move one level up at once (a missed commitment, a customer's deadline)."""
     status = "open" if state.status == "acked" else state.status
-    stepped = state.model_copy(
-        update={
+    stepped = copied(
+        state,
+        {
             "status": status,
             "level": state.level + 1,
             "loop": 0,
             "level_at": at,
             "eta": None,
             "deadline_due": None,
-        }
+        },
     )
     pages = paged(stepped, now, reason, cause, roster)
     return Decision(

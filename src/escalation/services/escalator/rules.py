@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from escalation.schemas import ContactEvent, Routing
-from escalation.schemas.base import trusted
+from escalation.schemas.base import copied, trusted
 from escalation.schemas.identity import remember, seen_token
 from escalation.schemas.state import (
     ACTIVE,
@@ -196,7 +196,7 @@ def _noted(
         if state.status is None:
             # Should the deadline open the escalation later, this route's settings hold.
             update["snapshot"] = snapshot_of(routing.escalation)
-    noted = state.model_copy(update=update)
+    noted = copied(state, update)
     return noted, densest_window(marks, contact.occurred_at, window)
 
 
@@ -215,7 +215,7 @@ def decide_contact(
     state = state or _new_state(contact, routing)
     verdict: Verdict = after_resolution(state, contact) if state.status == "resolved" else "keep"
     if verdict == "new":
-        state = state.model_copy(update=_RESET)
+        state = copied(state, _RESET)
     reopening = isinstance(verdict, tuple)
     arm = reopening or state.status not in ("acked", "resolved")
     state, in_window = _noted(state, contact, routing, now, token, arm)
@@ -234,7 +234,7 @@ def _decide(
     cause = contact.event_id
     if state.status in ACTIVE or isinstance(verdict, tuple):
         joined = [*state.escalation_contacts, cause][-CONTACTS_SHOWN:]
-        state = state.model_copy(update={"escalation_contacts": joined})
+        state = copied(state, {"escalation_contacts": joined})
     if isinstance(verdict, tuple):
         notify, reason = verdict
         return reopen(state, now, reason, cause, roster, notify, contact.summary)
@@ -251,7 +251,7 @@ def _decide(
     if reason is None:
         return Decision(state, outcome="recorded")
     if due:
-        state = state.model_copy(update={"deadline_due": None})
+        state = copied(state, {"deadline_due": None})
     snapshot = snapshot_of(routing.escalation)
     contacts = [m.event_id for m in in_window] or [cause]
     return open_escalation(state, now, reason, cause, snapshot, contacts, contact.summary)

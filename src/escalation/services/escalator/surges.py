@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from escalation.schemas import EscalationCommand
+from escalation.schemas.base import copied
 from escalation.schemas.identity import remember, seen_token
 from escalation.schemas.state import IssueState
 from escalation.schemas.surge import SurgeEvent
@@ -71,13 +72,14 @@ def decide_surge(
             fresh, now, event.reason, event.cause_id, snapshot, [], summary_of(event)
         )
         return settle(state, decision)
-    updated = state.model_copy(
-        update={
+    updated = copied(
+        state,
+        {
             "affected": event.affected,
             "summary": summary_of(event)[:280],
             "seen": remember(state.seen, token),
             "updated_at": now,
-        }
+        },
     )
     return Decision(
         updated,
@@ -91,7 +93,7 @@ def _close(
 ) -> Decision:
     if state is None or state.escalation_id is None:
         return Decision(state, outcome="ignored", note="the surge was never opened here")
-    state = state.model_copy(update={"affected": event.affected})
+    state = copied(state, {"affected": event.affected})
     command = EscalationCommand(
         command_id=event.cause_id,
         action="resolve",

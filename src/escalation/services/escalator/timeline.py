@@ -13,12 +13,14 @@ records again.
 from __future__ import annotations
 
 from escalation.schemas import EscalationEvent, PageRequest
+from escalation.schemas.base import built, copied
 from escalation.schemas.timeline import NOTE_SHOWN, TIMELINE_LIMIT, Timeline, TimelineEntry
 
 
 def entry(record: EscalationEvent, page: PageRequest | None = None) -> TimelineEntry:
     note = record.note[:NOTE_SHOWN] if record.note else None
-    return TimelineEntry(
+    return built(
+        TimelineEntry,
         id=f"{record.type}:{record.cause_id}",
         type=record.type,
         at=record.at,
@@ -53,14 +55,12 @@ def appended(
     changed = False
     for record, item in zip(records, entries(records, pages), strict=True):
         if current is None or current.escalation_id != record.escalation_id:
-            current = Timeline(escalation_id=record.escalation_id)
+            current = built(Timeline, escalation_id=record.escalation_id)
             changed = True
         if any(known.id == item.id for known in current.entries):
             continue
         kept = [*current.entries, item]
         over = max(0, len(kept) - TIMELINE_LIMIT)
-        current = current.model_copy(
-            update={"entries": kept[over:], "dropped": current.dropped + over}
-        )
+        current = copied(current, {"entries": kept[over:], "dropped": current.dropped + over})
         changed = True
     return current if changed else None

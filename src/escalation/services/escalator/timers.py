@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from escalation.schemas import Tick
+from escalation.schemas.base import copied
 from escalation.schemas.state import CONTACTS_SHOWN, PAGING, IssueState
 
 from .effects import Decision, record, settle, spoken
@@ -120,7 +121,7 @@ def fire_step(state: IssueState, step: Step, now: datetime, roster: Roster | Non
     update: dict[str, object] = {"level": step.level, "loop": step.loop}
     if moved:
         update["level_at"] = step.due
-    advanced = state.model_copy(update=update)
+    advanced = copied(state, update)
     cause = f"step:{advanced.cycle}.{advanced.level}.{advanced.loop}"
     pages = paged(advanced, now, step.reason, cause, roster)
     stepped = [record("stepped", advanced, now, step.reason, cause)] if moved else []
@@ -143,7 +144,7 @@ def _eta(state: IssueState, due: datetime, now: datetime, roster: Roster | None)
 def _deadline(state: IssueState, due: datetime, now: datetime, roster: Roster | None) -> Decision:
     reason = deadline_reason(state)
     if state.status is None:
-        armed = state.model_copy(update={"deadline_due": None})
+        armed = copied(state, {"deadline_due": None})
         contacts = [m.event_id for m in state.contacts][-CONTACTS_SHOWN:]
         cause = f"deadline:{state.escalation_seq + 1}"
         snapshot = state.snapshot or EMPTY
@@ -152,7 +153,7 @@ def _deadline(state: IssueState, due: datetime, now: datetime, roster: Roster | 
 
 
 def _followup(state: IssueState, due: datetime, now: datetime, roster: Roster | None) -> Decision:
-    done = state.model_copy(update={"followup_due": None})
+    done = copied(state, {"followup_due": None})
     seconds = int((due - (state.resolved_at or due)).total_seconds())
     reason = (
         f"followup.due: resolved {spoken(seconds)} ago; check back with the customer"
@@ -165,8 +166,8 @@ def _followup(state: IssueState, due: datetime, now: datetime, roster: Roster | 
 def _release(state: IssueState, due: datetime, now: datetime, roster: Roster | None) -> Decision:
     """A held page's time came: mark it due; ``holds.apply_holds`` checks again and sends it."""
     assert state.hold is not None
-    due_now = state.hold.model_copy(update={"until": None})
-    return Decision(state.model_copy(update={"hold": due_now}), outcome="release")
+    due_now = copied(state.hold, {"until": None})
+    return Decision(copied(state, {"hold": due_now}), outcome="release")
 
 
 _MOVES: dict[str, Callable[[IssueState, datetime, datetime, Roster | None], Decision]] = {
