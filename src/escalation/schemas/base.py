@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timezone
 from functools import cache
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NamedTuple, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -120,15 +120,23 @@ def trusted(cls: type[M], **values: Any) -> M:
     return model
 
 
+class _Shape(NamedTuple):
+    template: dict[str, Any]
+    """Every field in declared order, at its default (the required ones at ``_REQUIRED``)."""
+    required: frozenset[str]
+    factories: tuple[tuple[str, Any], ...]
+
+
 _REQUIRED = object()
 
 
 @cache
-def _fields(cls: type[BaseModel]) -> tuple[tuple[str, Any, Any], ...]:
-    """Each field of ``cls`` in order: (name, default or _REQUIRED, default factory)."""
-    return tuple(
-        (name, _REQUIRED if field.is_required() else field.default, field.default_factory)
-        for name, field in cls.__pydantic_fields__.items()
+def _shape(cls: type[BaseModel]) -> _Shape:
+    fields = cls.__pydantic_fields__
+    return _Shape(
+        {n: _REQUIRED if f.is_required() else f.default for n, f in fields.items()},
+        frozenset(n for n, f in fields.items() if f.is_required()),
+        tuple((n, f.default_factory) for n, f in fields.items() if f.default_factory),
     )
 
 
@@ -141,19 +149,22 @@ def built(cls: type[M], **values: Any) -> M:
     lists); tests/unit/schemas/test_built.py compares the two. The fields are kept in
     their declared order, as validation keeps them: the JSON is written in that order.
     """
-    ordered: dict[str, Any] = {}
-    given = 0
-    for name, default, factory in _fields(cls):
-        if name in values:
-            ordered[name] = values[name]
-            given += 1
-        elif factory is not None:
+    shape = _shape(cls)
+    ordered = shape.template.copy()
+    ordered.update(values)
+    if len(ordered) != len(shape.template) or not shape.required <= values.keys():
+        missing = sorted(shape.required - values.keys())
+        unknown = sorted(values.keys() - shape.template.keys())
+        raise TypeError(f"{cls.__name__}: missing fields {missing}, unknown fields {unknown}")
+    for name, factory in shape.factories:
+        if name not in values:
             ordered[name] = factory()
-        elif default is not _REQUIRED:
-            ordered[name] = default
-    if given != len(values):
-        raise TypeError(f"{cls.__name__}: unknown fields {sorted(values.keys() - ordered.keys())}")
-    return trusted(cls, **ordered)
+    model = cls.__new__(cls)
+    _set(model, "__dict__", ordered)
+    _set(model, "__pydantic_fields_set__", set(ordered))
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
+    return model
 
 
 def copied(model: M, update: dict[str, Any]) -> M:

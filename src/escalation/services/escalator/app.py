@@ -27,6 +27,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import structlog
@@ -79,6 +80,8 @@ log = structlog.get_logger(__name__)
 
 BATCH_BYTES = 512 * 1024
 """Producer record batch size, under Kafka's default 1 MB message.max.bytes."""
+PARTITIONS_CACHED = 1 << 16
+"""Customer keys whose partition is remembered."""
 
 
 class EscalatorService(StreamService):
@@ -130,6 +133,8 @@ class EscalatorService(StreamService):
         self.writer = BatchWriter(self.kafka_producer, self.retry, frozenset(single))
         self.partitions = list(range(settings.kafka_partitions))
         self.partitioner = DefaultPartitioner()
+        # Kafka's murmur2 runs in Python, and a decision's record and page share a key.
+        self._partition_of = lru_cache(maxsize=PARTITIONS_CACHED)(self._partition_of)
         self.consume_batches(
             self.inputs,
             "escalate",

@@ -95,11 +95,13 @@ class Holdings:
             raise LookupError(f"no worker holds partition {partition} now")
         return holder
 
+    # The table's store itself: faust's ``table.get`` raises and catches a KeyError for
+    # every issue not yet held (most contacts) and calls its sensors on the way.
     def state(self, key: bytes) -> IssueState | None:
-        return _ours(codec.decode_state, self.issues.get(key), key)
+        return _ours(codec.decode_state, self.issues.data.get(key), key)
 
     def timeline(self, key: bytes) -> Timeline | None:
-        return _ours(codec.decode_timeline, self.timelines.get(key), key)
+        return _ours(codec.decode_timeline, self.timelines.data.get(key), key)
 
     def issue_keys(self, customer_id: str) -> list[bytes]:
         """The customer's issues: a scan of the held keys (docs/decisions.md says why)."""

@@ -91,7 +91,9 @@ class _Pass:
         self, page: PageRequest, contact: ContactEvent | None
     ) -> tuple[Silence | None, datetime | None]:
         """The silence holding ``page`` (or None), and until when it waits (None: send)."""
-        found = silenced_by(self.silences, labels(self.state, page, contact), self.now)
+        found = None
+        if self.silences:  # the labels only when a silence could match them: most inputs
+            found = silenced_by(self.silences, labels(self.state, page, contact), self.now)
         if found is not None:
             return found, found.ends_at
         if self.quiet is None:

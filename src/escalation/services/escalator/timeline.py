@@ -52,15 +52,18 @@ def appended(
 ) -> Timeline | None:
     """``timeline`` with the records added, or None when nothing new was added."""
     current = timeline
+    kept = current.entries if current is not None else []
+    dropped = current.dropped if current is not None else 0
     changed = False
     for record, item in zip(records, entries(records, pages), strict=True):
         if current is None or current.escalation_id != record.escalation_id:
             current = built(Timeline, escalation_id=record.escalation_id)
-            changed = True
-        if any(known.id == item.id for known in current.entries):
+            kept, dropped, changed = [], 0, True
+        if any(known.id == item.id for known in kept):
             continue
-        kept = [*current.entries, item]
+        kept = [*kept, item]
         over = max(0, len(kept) - TIMELINE_LIMIT)
-        current = copied(current, {"entries": kept[over:], "dropped": current.dropped + over})
-        changed = True
-    return current if changed else None
+        kept, dropped, changed = kept[over:], dropped + over, True
+    if not changed or current is None:
+        return None
+    return copied(current, {"entries": kept, "dropped": dropped})  # one copy per decision

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from escalation.schemas import Tick
-from escalation.schemas.base import copied
+from escalation.schemas.base import built, copied
 from escalation.schemas.state import CONTACTS_SHOWN, PAGING, IssueState
 
 from .effects import Decision, record, settle, spoken
@@ -59,8 +59,9 @@ def tick_for(state: IssueState) -> Tick | None:
     due = next_due(state)
     if due is None:
         return None
-    return Tick(
-        customer_id=state.customer_id, issue_id=state.issue_id, version=state.version, due=due
+    # Every written state asks (the deadline index): its values are the state's own.
+    return built(
+        Tick, customer_id=state.customer_id, issue_id=state.issue_id, version=state.version, due=due
     )
 
 
