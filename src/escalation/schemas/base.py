@@ -125,6 +125,7 @@ class _Shape(NamedTuple):
     """Every field in declared order, at its default (the required ones at ``_REQUIRED``)."""
     required: frozenset[str]
     factories: tuple[tuple[str, Any], ...]
+    names: set[str]
 
 
 _REQUIRED = object()
@@ -137,6 +138,7 @@ def _shape(cls: type[BaseModel]) -> _Shape:
         {n: _REQUIRED if f.is_required() else f.default for n, f in fields.items()},
         frozenset(n for n, f in fields.items() if f.is_required()),
         tuple((n, f.default_factory) for n, f in fields.items() if f.default_factory),
+        set(fields),
     )
 
 
@@ -161,7 +163,7 @@ def built(cls: type[M], **values: Any) -> M:
             ordered[name] = factory()
     model = cls.__new__(cls)
     _set(model, "__dict__", ordered)
-    _set(model, "__pydantic_fields_set__", set(ordered))
+    _set(model, "__pydantic_fields_set__", shape.names.copy())
     _set(model, "__pydantic_extra__", None)
     _set(model, "__pydantic_private__", None)
     return model

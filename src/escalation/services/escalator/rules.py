@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from escalation.schemas import ContactEvent, Routing
-from escalation.schemas.base import copied, trusted
+from escalation.schemas.base import built, copied, trusted
 from escalation.schemas.identity import remember, seen_token
 from escalation.schemas.state import (
     ACTIVE,
@@ -54,9 +54,8 @@ _RESET = {
 
 
 def _new_state(contact: ContactEvent, routing: Routing) -> IssueState:
-    # Every field given: model_construct would otherwise call each default factory
-    # through inspect.signature, which costs more than validating.
-    return trusted(
+    # Built, not validated: every value comes from the decoded contact and its routing.
+    return built(
         IssueState,
         customer_id=contact.customer.id,
         customer_tier=contact.customer.tier,
@@ -68,31 +67,7 @@ def _new_state(contact: ContactEvent, routing: Routing) -> IssueState:
         owner=routing.owner,
         team=routing.team,
         targets=routing.targets,
-        contacts=[],
-        seen=[],
-        escalation_id=None,
-        escalation_seq=0,
-        status=None,
-        level=0,
-        escalation_contacts=[],
-        opened_at=None,
-        updated_at=None,
         authority=routing.authority_required,
-        cycle=0,
-        loop=0,
-        level_at=None,
-        eta=None,
-        followup_due=None,
-        customer_zone=None,
-        deadline=None,
-        deadline_due=None,
-        resolved_at=None,
-        version=0,
-        snapshot=None,
-        urgency=None,
-        hold=None,
-        surge=None,
-        affected=None,
     )
 
 
