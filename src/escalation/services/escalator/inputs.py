@@ -61,8 +61,9 @@ def decide(
     hold: Hold,
 ) -> Decided:
     """One input decided against ``load``'s state of the issue it names."""
-    got = _decided(event, load, now, roster, controls)
-    return got._replace(decision=hold(got.before, got.decision, now, got.contact))
+    key, before, decision, kind, contact, command = _decided(event, load, now, roster, controls)
+    # A new tuple, not ``_replace``: that one goes through Python for every input.
+    return Decided(key, before, hold(before, decision, now, contact), kind, contact, command)
 
 
 def _decided(

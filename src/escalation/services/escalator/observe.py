@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 import structlog
 
@@ -57,6 +58,17 @@ class Observer:
         self.metrics = metrics
         self.teams = BoundedLabel()
         self.categories = BoundedLabel()
+        self._bound: Any = None
+
+    def _logger(self) -> Any:
+        """The module's logger, bound once where structlog caches loggers anyway: asked
+        through its lazy proxy, every input paid for a bind."""
+        if self._bound is not None:
+            return self._bound
+        bound = log.bind()
+        if structlog.is_configured() and structlog.get_config()["cache_logger_on_first_use"]:
+            self._bound = bound
+        return bound
 
     def decided(
         self,
@@ -130,9 +142,10 @@ class Observer:
             level = logging.DEBUG
         elif command is not None and decision.outcome in NOT_APPLIED:
             level, name = logging.WARNING, "escalator.command_not_applied"  # docs/contract.md
-        if not log.is_enabled_for(level):
+        logger = self._logger()
+        if not logger.is_enabled_for(level):
             return  # most inputs at the usual levels: their fields are not even gathered
-        log.log(
+        logger.log(
             level,
             name,
             input=kind,
