@@ -163,6 +163,16 @@ def test_every_consumer_waits_briefly_on_the_embedded_broker_only():
     assert "fetch_max_wait_ms=35" in chosen.faust_options()["broker"]
 
 
+def test_controls_readers_wait_longer_than_the_hops_on_the_embedded_broker():
+    """A topic written a few times a day is not polled every 20 ms (each Fetch costs Tansu)."""
+    embedded = Settings()
+    production = Settings(profile="production", intake_tokens={"crm": digest("t")})
+    assert embedded.controls_fetch_wait_ms == 250
+    assert production.controls_fetch_wait_ms == 500
+    assert Settings(controls_fetch_max_wait_ms=40).controls_fetch_wait_ms == 40
+    assert Settings(consumer_fetch_max_wait_ms=35).controls_fetch_wait_ms == 250
+
+
 async def test_faust_consumers_take_the_fetch_wait_from_the_broker_url():
     import faust
 

@@ -138,7 +138,10 @@ class ControlsReader(mode.Service):
                     await asyncio.wait_for(self._stopping.wait(), RETRY_SECONDS)
 
     async def _follow(self) -> None:
-        consumer = AIOKafkaConsumer(**self.settings.reader_options())
+        options = self.settings.reader_options()
+        consumer = AIOKafkaConsumer(
+            **{**options, "fetch_max_wait_ms": self.settings.controls_fetch_wait_ms}
+        )
         try:
             await consumer.start()
             parts = consumer.partitions_for_topic(CONTROLS) or set()
