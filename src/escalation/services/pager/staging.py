@@ -24,6 +24,21 @@ from escalation.services.common.batches import Outgoing, TableWrite
 
 
 @dataclass(frozen=True)
+class _Message:
+    partition: int
+
+
+class InPartition:
+    """What a table write needs of an input, where there is none (a lane's outcome, booked
+    by the ``Reporter``): the partition its changelog record and store belong to."""
+
+    __slots__ = ("__weakref__", "message")
+
+    def __init__(self, partition: int) -> None:
+        self.message = _Message(partition)
+
+
+@dataclass(frozen=True)
 class TableDelete:
     """A key's removal from ``table`` in ``event``'s partition: a tombstone, then the store."""
 
@@ -50,9 +65,9 @@ class Staged(MutableMapping[bytes, bytes]):
 
     def __init__(self, table: Any) -> None:
         self.table = table
-        self.event: EventT | None = None
-        self.changes: dict[bytes, tuple[EventT, bytes | None]] = {}
-        self._undo: list[tuple[bytes, tuple[EventT, bytes | None] | None]] = []
+        self.event: EventT | InPartition | None = None
+        self.changes: dict[bytes, tuple[Any, bytes | None]] = {}
+        self._undo: list[tuple[bytes, tuple[Any, bytes | None] | None]] = []
 
     def begin(self) -> None:
         """Start the changes of one input: ``rollback`` undoes them, and only them."""
