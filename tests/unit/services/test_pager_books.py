@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
-from escalation.schemas import PageRequest, codec
+from escalation.schemas import EscalationEvent, PageRequest, codec
 from escalation.services.common.metrics import ServiceMetrics
 from escalation.services.pager.batch import Batches
 from escalation.services.pager.bookkeeping import Bookkeeper
@@ -107,3 +107,16 @@ def test_an_outcome_of_a_partition_lost_meanwhile_leaves_the_table_to_its_new_ow
     said = outcome("page.delivered", request, "ops took the page", target="ops")
     plan = Reporter(fake)._book([(job, said)])  # type: ignore[arg-type]
     assert len(plan.outputs) == 1 and plan.staged.changes == {}
+
+
+def test_outcome_records_built_unvalidated_are_what_the_model_would_build():
+    request = page().model_copy(update={"notified": ["chen"], "issue_key": "T-1"})
+    made = [
+        outcome("paged", request, request.reason, target="ops"),
+        outcome("page.delivered", request, "ops took it", target="ops", attempts=1),
+        outcome("page.failed", request, "no", target="ops", error="x" * 5000, fallback="b"),
+    ]
+    for record in made:
+        checked = EscalationEvent.model_validate(record.model_dump())
+        assert codec.encode(record) == codec.encode(checked)
+        assert codec.decode_escalation(codec.encode(record)) == checked
