@@ -7,8 +7,8 @@ trigger page requests (each its own escalation and customer, one webhook target)
 bench's receiver (``bench/receiver.py``, which verifies every signature) and then
 ``escalation pager`` as a process with the example policy's webhook pointed at the
 receiver. The clock runs from the first poll of the receiver that sees a delivery to
-the poll that sees all N delivered and the pager's books done (its own ``page.delivered``
-and ``paged`` records read back: 2N on ``escalations.v1``), and the pager's CPU
+the poll that sees all N delivered and the pager's books done (N outcomes booked: each
+``page.delivered`` and ``paged`` record written, then the table), and the pager's CPU
 (``/proc``) is read at the same two polls, so its start-up (group join, recovery) is
 left out. Every page is one delivery, one
 ``page.delivered`` and one ``paged`` record, and the pager's books (a changelog record
@@ -31,7 +31,7 @@ import httpx
 from escalation.schemas import PageRequest, codec
 from escalation.services.common.broker import EmbeddedBroker, ensure_topics, free_port
 from escalation.services.common.settings import Settings
-from escalation.services.common.topics import ESCALATIONS, PAGES, catalogue
+from escalation.services.common.topics import PAGES, catalogue
 from escalation.services.pager.signing import new_secret
 from escalation.testing.stack import ROOT, eventually, scrape
 
@@ -140,10 +140,10 @@ async def _fill(
 
 def _books_done(pager_url: str, n: int) -> bool:
     try:
-        read = scrape(pager_url, "escalation_messages_consumed_total", topic=ESCALATIONS)
+        booked = scrape(pager_url, "escalation_page_outcomes_booked_total")
     except httpx.HTTPError:
         return False
-    return read >= 2 * n
+    return booked >= n
 
 
 def _watch(

@@ -126,7 +126,6 @@ def drain(pipeline: Pipeline, expected: Expected) -> None:
         (ROUTER_APP, CONTACTS),
         (ESCALATOR_APP, ROUTED),
         (PAGER_APP, PAGES),
-        (PAGER_APP, ESCALATIONS),  # the pager's books: outcomes read back
     )
 
     def committed() -> bool:

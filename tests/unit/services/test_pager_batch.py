@@ -39,7 +39,7 @@ def test_a_failing_input_is_dead_lettered_and_its_changes_undone():
         plan.outputs.append(Outgoing("escalations.v1", 1, None, f"out {offset}".encode()))
         job = Job(SimpleNamespace(page_id=f"msg_{offset}"), "ops", 1, 1.0)  # type: ignore[arg-type]
         plan.offers.append(Offer(job, "full", None))
-        plan.offered.add(ident)
+        plan.take_up(ident)
         if offset == 2:
             raise ValueError("a bug on this input")
 

@@ -14,12 +14,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
+from yarl import URL
 
 from escalation.policy.outbound import OutboundRules
 from escalation.services.common.broker import free_port
 from escalation.services.pager.delivery import classify
 from escalation.services.pager.outbound import OutboundRefused
-from escalation.services.pager.transport import AiohttpTransport
+from escalation.services.pager.transport import AiohttpTransport, Post
 
 EMBEDDED = OutboundRules.from_environ({})
 Answer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -80,6 +81,25 @@ async def test_the_answer_arrives_whole_with_its_status_and_headers(transport):
     head, body = seen[0]
     assert body == b'{"page":1}'
     assert b"webhook-id: msg_1" in head.lower() and b"x-kind: test" in head.lower()
+
+
+async def test_a_targets_post_gets_the_same_answer_and_errors_without_httpx_objects(transport):
+    seen: list[tuple[bytes, bytes]] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await read_request(reader))
+        writer.write(b"HTTP/1.1 503 Unavailable\r\nretry-after: 3\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async with server(answer) as url:
+        sent = Post(URL(url + "/T%2F1", encoded=True), b'{"page":1}', {"webhook-id": "msg_1"})
+        verdict = classify(await transport.post(sent, 2.0))
+    assert (verdict.outcome, verdict.reason, verdict.retry_after) == ("retry", "http_5xx", 3.0)
+    head, body = seen[0]
+    assert head.startswith(b"POST /pages/T%2F1 HTTP/1.1") and body == b'{"page":1}'
+    with pytest.raises(httpx.ConnectError):
+        await transport.post(Post(URL(f"http://127.0.0.1:{free_port()}/"), b"", {}), 2.0)
 
 
 async def test_a_redirect_is_not_followed(transport):

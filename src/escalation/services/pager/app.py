@@ -1,17 +1,19 @@
 """Pager service: pages.v1 -> each target's lane -> outcomes on escalations.v1.
 
-Two agents, both on partitions co-partitioned with the pager's table (every topic is
-keyed by the customer). The first reads ``pages.v1``: for each target of a page it
-records the delivery as pending and hands it to the target's lane (``lanes.py``), and
-never waits for a receiver, so a dead receiver delays only its own pages. The lanes
-deliver concurrently, with retries, a deadline and a circuit breaker per target, and
-write the outcome to ``escalations.v1``. The second agent reads those outcomes back and
-keeps the books (``bookkeeping.py``): delivered, or dead-lettered with the fallback sent.
-Both agents take their inputs in batches, each written whole (records, then the table's
-changelog) before any of it is handed to a lane (``batch.py``).
+One agent reads ``pages.v1`` (co-partitioned with the pager's table: every topic is
+keyed by the customer): for each target of a page it records the delivery as pending
+and hands it to the target's lane (``lanes.py``), and never waits for a receiver, so a
+dead receiver delays only its own pages. The agent takes its inputs in batches, each
+written whole (records, then the table's changelog) before any of it is handed to a
+lane (``batch.py``). The lanes deliver concurrently, with retries, a deadline and a
+circuit breaker per target, and hand each outcome to the ``Reporter``, which keeps the
+books (``bookkeeping.py``) for every outcome gathered since its last write, in one plan:
+the outcome records on ``escalations.v1``, then the table (delivered, or dead-lettered
+with the fallback sent).
 A crash anywhere leaves a pending record, which recovery hands back to its lane: a page
 may be sent twice, always with the same id (webhook-id, dedup_key, Message-ID), and is
-never lost. docs/decisions.md says why lanes rather than a retry topic.
+never lost. docs/decisions.md says why lanes rather than a retry topic, and why the
+books no longer read the pager's own records back.
 
 The targets follow the policy file as the router does: the same ``PolicyHolder`` reloads
 it on change and on SIGHUP, and the targets are rebuilt once per new policy version, so a
@@ -101,13 +103,9 @@ class PagerService(StreamService):
         )
         writer = BatchWriter(self.kafka_producer, self.retry, frozenset(single))
         self.batches = Batches(self, writer)
-        self.reporter = Reporter(writer)
-        for topic, name, decide in (
-            (PAGES, "deliver-pages", self.take),
-            (ESCALATIONS, "page-outcomes", self.books.take),
-        ):
-            handler = self.batches.handler(decide)
-            self.consume_batches(self.topic(topic), name, handler, BATCH_SIZE, BATCH_SECONDS)
+        self.reporter = Reporter(self)
+        handler = self.batches.handler(self.take)
+        self.consume_batches(self.topic(PAGES), "deliver-pages", handler, BATCH_SIZE, BATCH_SECONDS)
         self.table.on_recover(self._resume)
         self.app.on_partitions_revoked.connect(self._revoked)
         self.app.service(Owned(self))
@@ -154,9 +152,10 @@ class PagerService(StreamService):
             plan.outputs.append(self.publisher.outgoing(failed, message.partition))
         for target_id in dict.fromkeys(page.targets):
             ident = key(page.page_id, target_id)
+            if ident in plan.offered:
+                continue  # taken up by an earlier input of this batch
             known = plan.ledger.get(ident)
-            taken = ident in plan.offered or self.in_hand(ident)
-            if known is not None and (known.state == "delivered" or taken):
+            if known is not None and (known.state == "delivered" or self.in_hand(ident)):
                 if known.state == "delivered":
                     self.metrics.duplicates.labels(PAGES).inc()
                 continue  # delivered, in its lane, or its outcome on the way to the books
@@ -173,12 +172,16 @@ class PagerService(StreamService):
             job = Job(page, target_id, message.partition, started)
             if target is None:
                 why = f"{target_id}: unknown or unusable target in policy {self.targets.built_from}"
-                plan.outputs.append(self.books.failure(job, why, None))
+                self.books.fail(job, why, None, plan)
             else:
                 why = f"{target_id}: {self.settings.pager_lane_capacity} pages already waiting"
                 plan.offers.append(Offer(job, why, target.fallback))
-                plan.offered.add(ident)
+                plan.take_up(ident)
         self.pager_metrics.expired.inc(plan.ledger.sweep(message.partition))
+
+    def owned(self) -> set[int]:
+        """The partitions of ``pages.v1`` (and so of the table) this worker holds now."""
+        return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == PAGES}
 
     def in_hand(self, ident: bytes) -> bool:
         """Whether a pending delivery is being worked on: in a lane, or its outcome written."""

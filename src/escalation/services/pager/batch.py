@@ -1,14 +1,16 @@
-"""A batch of one pager agent's inputs: decided in order, written together, then handed on.
+"""A batch of pages read or of outcomes booked: decided in order, written together, handed on.
 
-Both agents (pages in, outcomes read back) take their inputs in batches
-(``StreamService.consume_batches``) the way the escalator does: each input is decided
-against the batch's staged view of the table (``staging.py``) into a :class:`Plan`,
-then the plan is applied: its records (``paged``, ``page.failed``, dead letters) in
-one round of record batches, its table changes after them, and only once the broker
-acknowledged both are jobs handed to the lanes and settled deliveries let go. A page
-therefore reaches its lane only after its pending record is in the changelog (a crash
-before that reads the page again, and nothing was sent), and the books never look for
-a pending record that is only in a batch not yet written. Per input this replaces
+The agent reading ``pages.v1`` takes its inputs in batches
+(``StreamService.consume_batches``) the way the escalator does, and the ``Reporter``
+books the outcomes its lanes handed over the same way: each item is decided against
+the batch's staged view of the table (``staging.py``) into a :class:`Plan`, then the
+plan is applied: its records (``page.delivered``, ``paged``, ``page.failed``, dead
+letters) in one round of record batches, its table changes after them, and only once
+the broker acknowledged both are jobs handed to the lanes and settled deliveries let
+go. A page therefore reaches its lane only after its pending record is in the
+changelog (a crash before that reads the page again, and nothing was sent), and a
+delivery is marked delivered only after its outcome record is written (a crash before
+that leaves it pending, delivered again with the same id). Per input this replaces
 faust's event, ack and buffered changelog send, and an awaited send per record.
 
 An input's own fault (it does not decode, or the code raised on it) undoes what it
@@ -61,21 +63,27 @@ class Plan:
     outputs: list[Outgoing] = field(default_factory=list)
     offers: list[Offer] = field(default_factory=list)
     offered: set[bytes] = field(default_factory=set)
-    """Keys of the jobs in ``offers``, so an input repeated in the batch is taken once."""
+    """Deliveries taken up in this batch (offered, or failed at once), so an input
+    repeated in the batch is taken once."""
     settle: list[bytes] = field(default_factory=list)
     """Deliveries whose outcome the books took in: no longer in anyone's hands."""
+    _taken: list[bytes] = field(default_factory=list)
 
-    def mark(self) -> tuple[int, int, int]:
+    def take_up(self, ident: bytes) -> None:
+        self.offered.add(ident)
+        self._taken.append(ident)
+
+    def mark(self) -> tuple[int, int, int, int]:
         self.staged.begin()
-        return len(self.outputs), len(self.offers), len(self.settle)
+        return len(self.outputs), len(self.offers), len(self.settle), len(self._taken)
 
-    def undo(self, mark: tuple[int, int, int]) -> None:
+    def undo(self, mark: tuple[int, int, int, int]) -> None:
         """Forget what the input being decided added (its fault becomes a dead letter)."""
-        outputs, offers, settle = mark
+        outputs, offers, settle, taken = mark
         self.staged.rollback()
-        for offer in self.offers[offers:]:
-            self.offered.discard(offer.job.key)
+        self.offered.difference_update(self._taken[taken:])
         del self.outputs[outputs:], self.offers[offers:], self.settle[settle:]
+        del self._taken[taken:]
 
 
 Decide = Callable[[EventT, Plan], None]
@@ -100,7 +108,9 @@ class Batches:
 
     async def run(self, events: list[EventT], decide: Decide) -> None:
         try:
-            await self._apply(self._decide(events, decide), events)
+            first = events[0].message  # a retry log names it: none of the batch is committed
+            held = {"partition": first.partition, "offset": first.offset, "messages": len(events)}
+            await self.apply(self._decide(events, decide), **held)
         except DependencyFailed:
             raise
         except Exception as exc:
@@ -133,9 +143,8 @@ class Batches:
                 plan.outputs.append(self.pager.dead_letter_record(event, reason, exc))
         return plan
 
-    async def _apply(self, plan: Plan, events: list[EventT]) -> None:
-        first = events[0].message  # a retry log names it: none of the batch is committed
-        held = {"partition": first.partition, "offset": first.offset, "messages": len(events)}
+    async def apply(self, plan: Plan, **held: object) -> None:
+        """Write ``plan`` (records, then the table), then hand its jobs to their lanes."""
         await self.writer.send_together(plan.outputs, **held)
         await self.writer.write_tables(plan.staged.writes(), **held)
         pager = self.pager
@@ -143,6 +152,6 @@ class Batches:
             pager.settled.discard(ident)
         for offer in plan.offers:
             if not pager.lanes.offer(offer.job):
-                await pager.books.fail_now(offer.job, offer.why, offer.fallback)
+                pager.books.fail_later(offer.job, offer.why, offer.fallback)
         for target in {offer.job.target for offer in plan.offers}:
             pager.pager_metrics.waiting(target).set(pager.lanes.lane(target).backlog)

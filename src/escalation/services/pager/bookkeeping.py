@@ -1,13 +1,22 @@
-"""The pager's books, kept by the agent that reads its own outcomes on ``escalations.v1``.
+"""The pager's books: what follows a delivery's outcome, decided into a batch's plan.
 
-A lane cannot write the pager's table (faust allows that only while an agent handles a
-message), so it writes an outcome record, and this agent, reading it in the page's
-partition, does what follows: a delivery is marked delivered (and the first delivery of
-a trigger page announced as ``paged``); a failure is dead-lettered from the pending
-record (the page as it was read, with reason ``delivery``, the target and the last
-error), its fallback is recorded pending and handed to the fallback's lane, and the
-failed target's record is dropped, so ``escalation dlq replay`` delivers it afresh.
-Every step is idempotent: an outcome read twice finds its pending record gone.
+A lane does not write the pager's table: it hands its outcome record to the
+``Reporter`` (``reporter.py``), which books every outcome gathered since its last write
+into one plan (``batch.py``): the outcome record itself; for a delivery, the record
+marked delivered (and the first delivery of a trigger page announced as ``paged``); for
+a failure, a dead letter from the pending record (the page as it was read, with reason
+``delivery``, the target and the last error), its fallback recorded pending and handed
+to the fallback's lane once the plan is written, and the failed target's record
+dropped, so ``escalation dlq replay`` delivers it afresh. A page its target cannot even
+try (an unknown target, a full lane) is booked the same way, in the plan of the input
+that found it so, or through the ``Reporter`` once that input's plan is written.
+
+The records are written before the table, so a crash between the two leaves the
+delivery pending: delivered again after recovery, with the same id, and its records
+written again with the same event-ids. The books used to read the pager's own records
+back from ``escalations.v1`` to learn the same; docs/decisions.md says why they no
+longer do. Every step is idempotent: an outcome booked twice finds its pending record
+gone.
 """
 
 from __future__ import annotations
@@ -16,40 +25,33 @@ import time
 from typing import TYPE_CHECKING
 
 import structlog
-from faust.types import EventT
 
-from escalation.schemas import EscalationEvent, codec
-from escalation.services.common.batches import Outgoing
-from escalation.services.common.stream import header_map
+from escalation.schemas import EscalationEvent
 
 from .batch import Offer, Plan
 from .lanes import Job
 from .ledger import PAGED, Record, key
-from .outcomes import OUTCOME_HEADER, outcome
+from .outcomes import outcome
 
 if TYPE_CHECKING:
     from .app import PagerService
 
 log = structlog.get_logger(__name__)
 
-SETTLING = (b"page.delivered", b"page.failed")
-"""The outcome kinds (the ``page-outcome`` header) that settle a delivery."""
-
 
 class Bookkeeper:
     def __init__(self, pager: PagerService) -> None:
         self.pager = pager
 
-    def failure(self, job: Job, why: str, fallback: str | None) -> Outgoing:
-        """A page its target cannot even try (unknown target, full lane): its outcome."""
-        page, pager = job.page, self.pager
-        pager.pager_metrics.failed.labels(job.target, "unusable").inc()
+    def failure(self, job: Job, why: str, fallback: str | None) -> EscalationEvent:
+        """The outcome of a page its target cannot even try (unknown target, full lane)."""
+        self.pager.pager_metrics.failed.labels(job.target, "unusable").inc()
         said = f"{job.target} could not take the page: {why.split(': ', 1)[-1]}"
         if fallback:
             said += f"; sent to {fallback} instead"
-        record = outcome(
+        return outcome(
             "page.failed",
-            page,
+            job.page,
             said,
             target=job.target,
             attempts=0,
@@ -57,79 +59,69 @@ class Bookkeeper:
             fallback=fallback,
             fallback_for=job.fallback_for,
         )
-        pager.settled.add(job.key)  # before the books can read it back
-        return pager.publisher.outgoing(record, job.partition)
 
-    async def fail_now(self, job: Job, why: str, fallback: str | None) -> None:
-        """Write ``failure`` at once (a lane found full after its batch was written)."""
-        out = self.failure(job, why, fallback)
-        try:
-            await self.pager.batches.writer.send_together([out], partition=job.partition)
-        except BaseException:
-            self.pager.settled.discard(job.key)  # not written: a retried input takes it up
-            raise
+    def fail(self, job: Job, why: str, fallback: str | None, plan: Plan) -> None:
+        """Book ``failure`` in ``plan`` (whose input found the target unusable)."""
+        plan.take_up(job.key)
+        self.book(job, self.failure(job, why, fallback), plan)
 
-    def take(self, event: EventT, plan: Plan) -> None:
-        kind = header_map(event).get(OUTCOME_HEADER)
-        if kind is None:
-            return  # the escalator's lifecycle records: not the pager's business
-        partition = event.message.partition
-        if kind not in SETTLING:  # ``paged``, read back: nothing to book, nothing to decode
-            self.pager.pager_metrics.expired.inc(plan.ledger.sweep(partition))
+    def fail_later(self, job: Job, why: str, fallback: str | None) -> None:
+        """Book ``failure`` through the ``Reporter`` (a lane found full after its input's
+        plan, and so its pending record, was written)."""
+        self.pager.settled.add(job.key)  # in no lane, but its outcome is on the way
+        self.pager.reporter.submit(job, self.failure(job, why, fallback))
+
+    def book(self, job: Job, record: EscalationEvent, plan: Plan, owned: bool = True) -> None:
+        """``record`` (page.delivered or page.failed for ``job``) and what follows from it.
+
+        ``owned`` is False when this worker lost the page's partition meanwhile: the
+        record is written, the table is left to the new owner (which still holds the
+        delivery pending and makes it again, with the same id).
+        """
+        plan.outputs.append(self.pager.publisher.outgoing(record, job.partition))
+        plan.settle.append(job.key)
+        if not owned:
             return
-        record = codec.decode_escalation(event.message.value)
-        if record.type in ("page.delivered", "page.failed") and record.target is not None:
-            plan.settle.append(key(record.page_id or "", record.target))
-            if record.type == "page.delivered":
-                self._delivered(record, partition, plan)
-            else:
-                self._failed(record, partition, plan)
-        self.pager.pager_metrics.expired.inc(plan.ledger.sweep(partition))
+        if record.type == "page.delivered":
+            self._delivered(job, plan)
+        else:
+            self._failed(job, record, plan)
 
-    def _delivered(self, record: EscalationEvent, partition: int, plan: Plan) -> None:
-        ledger = plan.ledger
-        assert record.page_id is not None and record.target is not None
-        ident = key(record.page_id, record.target)
-        pending = ledger.get(ident)
+    def _delivered(self, job: Job, plan: Plan) -> None:
+        ledger, page = plan.ledger, job.page
+        pending = ledger.get(job.key)
         if pending is None or pending.state != "pending":
             return
-        ledger.deliver(ident, partition)
-        page = codec.decode_page(pending.page)
+        ledger.deliver(job.key, job.partition)
         announced = key(page.page_id, PAGED)
         if page.action == "trigger" and ledger.get(announced) is None:
-            paged = outcome("paged", page, page.reason, target=record.target)
-            plan.outputs.append(self.pager.publisher.outgoing(paged, partition))
-            ledger.deliver(announced, partition)
+            paged = outcome("paged", page, page.reason, target=job.target)
+            plan.outputs.append(self.pager.publisher.outgoing(paged, job.partition))
+            ledger.deliver(announced, job.partition)
 
-    def _failed(self, record: EscalationEvent, partition: int, plan: Plan) -> None:
-        pager = self.pager
-        assert record.page_id is not None and record.target is not None
-        ident = key(record.page_id, record.target)
-        pending = plan.ledger.get(ident)
+    def _failed(self, job: Job, record: EscalationEvent, plan: Plan) -> None:
+        pending = plan.ledger.get(job.key)
         if pending is None or pending.state != "pending":
             return
         plan.outputs.append(
-            pager.publisher.dead_letter_outgoing(
+            self.pager.publisher.dead_letter_outgoing(
                 pending.page,
                 record.customer_id.encode(),
                 pending.headers or {},
-                pending.partition if pending.partition is not None else partition,
+                pending.partition if pending.partition is not None else job.partition,
                 pending.offset,
-                record.target,
+                job.target,
                 record.error or record.reason,
             )
         )
         if record.fallback:
-            self._fall_back(record.fallback, record.target, pending, partition, plan)
-        plan.ledger.forget(ident)
+            self._fall_back(record.fallback, job, pending, plan)
+        plan.ledger.forget(job.key)
 
-    def _fall_back(
-        self, fallback: str, failed: str, pending: Record, partition: int, plan: Plan
-    ) -> None:
-        pager = self.pager
-        page = codec.decode_page(pending.page)
+    def _fall_back(self, fallback: str, failed: Job, pending: Record, plan: Plan) -> None:
+        pager, page, partition = self.pager, failed.page, failed.partition
         ident = key(page.page_id, fallback)
-        if plan.ledger.get(ident) is not None:
+        if plan.ledger.get(ident) is not None or ident in plan.offered:
             return  # the fallback has (or is getting) this page already
         now = time.time()
         plan.ledger.pend(
@@ -141,14 +133,14 @@ class Bookkeeper:
                 pending.page,
                 pending.headers,
                 pending.offset,
-                fallback_for=failed,
+                fallback_for=failed.target,
             ),
         )
-        pager.pager_metrics.fallbacks.labels(failed).inc()
-        log.info("page.fallback", page_id=page.page_id, failed=failed, fallback=fallback)
-        job = Job(page, fallback, partition, now, fallback_for=failed)
+        pager.pager_metrics.fallbacks.labels(failed.target).inc()
+        log.info("page.fallback", page_id=page.page_id, failed=failed.target, fallback=fallback)
+        job = Job(page, fallback, partition, now, fallback_for=failed.target)
         if pager.targets.get()[0].get(fallback) is None:
-            plan.outputs.append(self.failure(job, f"{fallback}: not a usable target", None))
+            self.fail(job, f"{fallback}: not a usable target", None, plan)
         else:
             plan.offers.append(Offer(job, f"{fallback}: too many pages already waiting", None))
-            plan.offered.add(ident)
+            plan.take_up(ident)

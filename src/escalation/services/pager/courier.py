@@ -3,10 +3,10 @@
 The delivery runs the retry loop (``delivery.deliver``) against the target's circuit
 breaker, within what is left of the target's deadline since the page was first taken
 (a page resumed after a restart does not get a fresh deadline). The outcome record is
-the only thing a lane writes, handed to the ``Reporter`` (``reporter.py``), which
-writes the outcomes of every lane together while the lane goes on; the agent that reads
-it back updates the pager's state, dead-letters a failure and sends the fallback. Until
-the record is written the pending state stands, so a crash before it (after the
+the only thing a lane makes, handed to the ``Reporter`` (``reporter.py``), which books
+the outcomes of every lane together while the lane goes on: it writes them, updates the
+pager's state, dead-letters a failure and sends the fallback. Until the record is
+written the pending state stands, so a crash before it (after the
 receiver took the page, say) delivers the page again after recovery, with the same id.
 """
 
@@ -115,5 +115,5 @@ class Courier:
                 said += f"; sent to {fallback} instead"
             error = f"{job.target}: {verdict.detail or verdict.reason}"
             record = outcome("page.failed", page, said, error=error, fallback=fallback, **common)
-        pager.settled.add(job.key)  # before the books can read it back
-        pager.reporter.submit(pager.publisher.outgoing(record, job.partition))
+        pager.settled.add(job.key)  # in no lane now, and not yet booked
+        pager.reporter.submit(job, record)

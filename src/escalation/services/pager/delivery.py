@@ -17,9 +17,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
+
+if TYPE_CHECKING:
+    from .transport import Answer
 
 RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 _JITTER = random.Random()
@@ -38,7 +42,7 @@ class Verdict:
     """What happened, for the log and ``page.failed``'s error (never a secret)."""
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: Answer | httpx.Response) -> float | None:
     value = response.headers.get("retry-after")
     if not value:
         return None
@@ -50,7 +54,7 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def classify(response: httpx.Response | None, error: Exception | None = None) -> Verdict:
+def classify(response: Answer | httpx.Response | None, error: Exception | None = None) -> Verdict:
     if error is not None:
         detail = f"{type(error).__name__}: {error}"[:500]
         if isinstance(error, httpx.TimeoutException):

@@ -57,6 +57,11 @@ class PagerMetrics:
             "Delivered-page records dropped after the horizon.",
             registry=registry,
         )
+        self.booked = Counter(
+            "escalation_page_outcomes_booked_total",
+            "Delivery outcomes written to escalations.v1 with the pager's table after them.",
+            registry=registry,
+        )
         # The children a page's delivery touches, looked up once per label values
         # (targets come from the policy; reasons and actions are fixed sets).
         self.attempt = Children(self.attempts)

@@ -12,9 +12,11 @@ escalator's. A page that failed at a target goes to ``pages.dlq.v1`` as it was r
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from escalation.schemas import EscalationEvent, PageRequest, codec, parse_escalation_id
+from escalation.schemas.base import trusted
 from escalation.schemas.identity import InvalidEscalationId
 from escalation.services.common.batches import Outgoing
 from escalation.services.common.dlq import FAILED_TARGET, dead_letter_headers
@@ -26,6 +28,7 @@ DELIVERY = "delivery"
 """The DLQ reason of a page a target could not take: not bad input, so kept apart."""
 
 
+@lru_cache(maxsize=4096)  # a page's records (page.delivered, paged) come together
 def _issue_id(escalation_id: str) -> str:
     try:
         return parse_escalation_id(escalation_id).issue_id
@@ -46,9 +49,14 @@ def outcome(
     fallback_for: str | None = None,
     now: datetime | None = None,
 ) -> EscalationEvent:
-    """One pager record about ``page``; its cause is the page (and target)."""
+    """One pager record about ``page``; its cause is the page (and target).
+
+    Built without validation: every value is the validated page's, a target id the
+    policy checked, or the pager's own (a unit test holds the result to the model).
+    """
     cause = page.page_id if target is None or kind == "paged" else f"{page.page_id}/{target}"
-    return EscalationEvent(
+    return trusted(
+        EscalationEvent,
         escalation_id=page.escalation_id,
         type=kind,
         at=now or datetime.now(UTC),
@@ -71,6 +79,12 @@ def outcome(
         error=error[:4000] if error else None,
         fallback=fallback,
         fallback_for=fallback_for,
+        by=None,
+        note=None,
+        eta=None,
+        cause=None,
+        silence_id=None,
+        held_until=None,
     )
 
 

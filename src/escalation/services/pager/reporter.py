@@ -1,13 +1,14 @@
-"""Lane outcomes, written together: a lane worker hands its outcome over and takes the next job.
+"""Lane outcomes, booked and written together: a lane worker hands its outcome over and goes on.
 
-A lane used to await each outcome's acknowledgement (a faust send: a coroutine, a
-future and a callback per record, and a broker round trip) before its next delivery,
-so four workers per target delivered at most four pages per round trip. Here a worker
-hands the record to the :class:`Reporter` and goes on; one task writes whatever has
-gathered since its last write as record batches (``BatchWriter.send_together``) and,
-while the broker refuses them, tries again with backoff, forever, as the lane did.
+A worker hands each outcome record to the :class:`Reporter` and takes its next job; one
+task books whatever has gathered since its last write (waiting a few milliseconds for
+more, so a write carries many outcomes) into one plan
+(``bookkeeping.py``: the outcome records, ``paged``, dead letters, the table's changes,
+fallback jobs) and applies it as the agent applies a batch of pages (``batch.py``):
+records, then the table's changelog, then the store and the lanes. While the broker
+refuses it, the plan is tried again with backoff, forever, as a lane would.
 
-Nothing changes for a crash: until an outcome is written the delivery's pending record
+Nothing changes for a crash: until its plan is written a delivery's pending record
 stands (and the delivery stays ``settled``, in nobody else's hands), so a process that
 dies with outcomes unwritten delivers those pages again after recovery, with the same
 ids. ``drain`` gives a stopping pager the chance to write what it has.
@@ -17,26 +18,41 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import TYPE_CHECKING
 
 import structlog
 
-from escalation.services.common.batches import BatchWriter, Outgoing
+from escalation.schemas import EscalationEvent
+
+from .batch import Plan
+from .lanes import Job
+from .staging import InPartition
+
+if TYPE_CHECKING:
+    from .app import PagerService
 
 log = structlog.get_logger(__name__)
 
+GATHER_SECONDS = 0.005
+"""How long the books wait for more outcomes before a write: under load, fewer and larger
+writes (two produce round trips each, whatever their size); at most this much added to
+when an outcome is recorded, never to a page's delivery."""
+GATHER_MAX = 500
+"""Outcomes that start a write at once."""
+
 
 class Reporter:
-    def __init__(self, writer: BatchWriter) -> None:
-        self.writer = writer
-        self.pending: list[Outgoing] = []
+    def __init__(self, pager: PagerService) -> None:
+        self.pager = pager
+        self.pending: list[tuple[Job, EscalationEvent]] = []
         self.wake = asyncio.Event()
         self.idle = asyncio.Event()
         self.idle.set()
         self.task: asyncio.Task[None] | None = None
 
-    def submit(self, record: Outgoing) -> None:
-        """Queue ``record``; it is written with the others gathered meanwhile."""
-        self.pending.append(record)
+    def submit(self, job: Job, record: EscalationEvent) -> None:
+        """Queue ``job``'s outcome; it is booked with the others gathered meanwhile."""
+        self.pending.append((job, record))
         self.idle.clear()
         self.wake.set()
         if self.task is None or self.task.done():
@@ -45,17 +61,35 @@ class Reporter:
     async def _run(self) -> None:
         while True:
             await self.wake.wait()
+            if len(self.pending) < GATHER_MAX:
+                await asyncio.sleep(GATHER_SECONDS)
             self.wake.clear()
-            records, self.pending = self.pending, []
-            await self._write(records)
+            outcomes, self.pending = self.pending, []
+            await self._write(self._book(outcomes), len(outcomes))
             if not self.pending:
                 self.idle.set()
 
-    async def _write(self, records: list[Outgoing]) -> None:
+    def _book(self, outcomes: list[tuple[Job, EscalationEvent]]) -> Plan:
+        pager = self.pager
+        plan = pager.batches.plan()
+        owned = pager.owned()
+        for job, record in outcomes:
+            plan.staged.event = InPartition(job.partition)
+            mark = plan.mark()
+            try:
+                pager.books.book(job, record, plan, job.partition in owned)
+            except Exception:
+                plan.undo(mark)
+                pager.settled.discard(job.key)  # still pending: delivered again after a restart
+                log.exception("page.outcome_unbooked", page_id=job.page.page_id, target=job.target)
+        return plan
+
+    async def _write(self, plan: Plan, outcomes: int) -> None:
         delay = 0.2
         while True:
             try:
-                await self.writer.send_together(records, outcomes=len(records))
+                await self.pager.batches.apply(plan, outcomes=outcomes)
+                self.pager.pager_metrics.booked.inc(outcomes)
                 return
             except asyncio.CancelledError:
                 raise

@@ -24,6 +24,21 @@ from escalation.services.common.batches import Outgoing, TableWrite
 
 
 @dataclass(frozen=True)
+class _Message:
+    partition: int
+
+
+class InPartition:
+    """What a table write needs of an input, where there is none (a lane's outcome, booked
+    by the ``Reporter``): the partition its changelog record and store belong to."""
+
+    __slots__ = ("__weakref__", "message")
+
+    def __init__(self, partition: int) -> None:
+        self.message = _Message(partition)
+
+
+@dataclass(frozen=True)
 class TableDelete:
     """A key's removal from ``table`` in ``event``'s partition: a tombstone, then the store."""
 
@@ -46,13 +61,19 @@ class TableDelete:
 
 
 class Staged(MutableMapping[bytes, bytes]):
-    """The table as one batch sees it; ``event`` is the input being handled now."""
+    """The table as one batch sees it; ``event`` is the input being handled now.
+
+    Reads fall through to the table's store (``table.data``), not to faust's
+    ``Table.get``, which raises and catches a KeyError for every absent key (most keys a
+    batch reads are new) and counts each read in its sensors: writes bypass it already.
+    """
 
     def __init__(self, table: Any) -> None:
         self.table = table
-        self.event: EventT | None = None
-        self.changes: dict[bytes, tuple[EventT, bytes | None]] = {}
-        self._undo: list[tuple[bytes, tuple[EventT, bytes | None] | None]] = []
+        self.store: Any = getattr(table, "data", table)
+        self.event: EventT | InPartition | None = None
+        self.changes: dict[bytes, tuple[Any, bytes | None]] = {}
+        self._undo: list[tuple[bytes, tuple[Any, bytes | None] | None]] = []
 
     def begin(self) -> None:
         """Start the changes of one input: ``rollback`` undoes them, and only them."""
@@ -75,7 +96,8 @@ class Staged(MutableMapping[bytes, bytes]):
         if key in self.changes:
             value = self.changes[key][1]
             return default if value is None else value
-        return self.table.get(key, default)
+        store = self.store
+        return store[key] if key in store else default  # noqa: SIM401 - get raises KeyError inside
 
     def __getitem__(self, key: bytes) -> bytes:
         value = self.get(key)

@@ -1,13 +1,16 @@
-"""The pager's HTTP transport: httpx's request and response, aiohttp's client on the wire.
+"""The pager's HTTP transport: aiohttp's client on the wire, httpx's errors out of it.
 
-Every target builds an ``httpx.Request`` and ``delivery.classify`` reads an
-``httpx.Response`` or an httpx error; that stays. What carries the request is aiohttp's
-connection pool and C parser, called as an httpx transport without httpx's client
-around it (its cookie jar alone parsed every answer). Measured on this project's 2-core
-machine, at four concurrent POSTs to a local receiver: 560-615 us of CPU per request
-through httpx's client and httpcore (anyio cancel scopes and locks, h11 in pure
-Python), 260-280 us through httpx's client over this transport, 80-85 us through
-aiohttp alone.
+Every target builds a :class:`Post` (its URL parsed once per target, its body and
+headers) and ``delivery.classify`` reads an :class:`Answer` (status, headers, body) or an
+httpx error; the transport also serves as an httpx transport (``handle_async_request``)
+for callers that hold an ``httpx.Request``. What carries the request is aiohttp's
+connection pool and C parser, without httpx's client around it (its cookie jar alone
+parsed every answer). Measured on this project's 2-core machine, at four concurrent
+POSTs to a local receiver: 560-615 us of CPU per request through httpx's client and
+httpcore (anyio cancel scopes and locks, h11 in pure Python), 260-280 us through httpx's
+client over this transport, 80-85 us through aiohttp alone. Building an
+``httpx.Request`` and ``httpx.Response`` per page (header normalisation, byte streams)
+cost about as much again as aiohttp's request, so a page's POST carries neither.
 
 The guard is the same as before (``outbound.py``): every new connection resolves the
 name through :class:`GuardedResolver`, which refuses it when any address is not
@@ -24,6 +27,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import aiohttp
 import httpx
@@ -36,6 +41,33 @@ from .outbound import resolve_allowed
 
 RESOLVE_SECONDS = 10.0
 """How long a name may take to resolve when the request gives no connect timeout."""
+
+
+JSON_HEADERS = {"content-type": "application/json", "user-agent": "escalation-pager/1"}
+
+
+@dataclass(frozen=True)
+class Post:
+    """One POST a target makes: ``url`` already encoded (parsed once per target)."""
+
+    url: URL
+    content: bytes
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A receiver's answer, read whole: what ``delivery.classify`` reads of it."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    """Case-insensitive (aiohttp's multidict)."""
+    content: bytes
+
+
+def timeout_within(within: float) -> aiohttp.ClientTimeout:
+    """``httpx.Timeout(within)`` as aiohttp's: connect counts the pool wait too."""
+    return aiohttp.ClientTimeout(connect=within * 2, sock_connect=within, sock_read=within)
 
 
 class GuardedResolver(AbstractResolver):
@@ -112,40 +144,60 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             )
         return self.session
 
-    async def _check_literal(self, url: httpx.URL) -> None:
-        host = url.host
-        if host in self.literals:
+    async def _check_literal(self, host: str | None, port: int | None) -> None:
+        if host is None or host in self.literals:
             return
         try:
             ipaddress.ip_address(host)
         except ValueError:
             return  # a name: the resolver checks it on every new connection
-        await resolve_allowed(host, url.port or 0, self.rules, RESOLVE_SECONDS)
+        await resolve_allowed(host, port or 0, self.rules, RESOLVE_SECONDS)
         self.literals.add(host)
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await self._check_literal(request.url)
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+    async def post(self, post: Post, within: float) -> Answer:
+        """``post`` sent, its answer read whole within ``within`` seconds per phase."""
+        url = post.url
+        await self._check_literal(url.host, url.port)
+        return await self._send("POST", url, post.content, post.headers, timeout_within(within))
+
+    async def _send(
+        self,
+        method: str,
+        url: URL,
+        body: bytes,
+        headers: Mapping[str, str] | list[tuple[str, str]],
+        phases: aiohttp.ClientTimeout,
+        request: httpx.Request | None = None,
+    ) -> Answer:
         try:
             async with self._session().request(
-                request.method,
-                URL(str(request.url), encoded=True),  # as httpx encoded it, not again
-                data=request.content,
-                headers=headers,
-                allow_redirects=False,
-                timeout=_timeout(request, self.timeout),
+                method, url, data=body, headers=headers, allow_redirects=False, timeout=phases
             ) as answer:
-                body = await answer.read()
+                content = await answer.read()
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise _timed_out(exc, request) from exc
         except aiohttp.ClientConnectorError as exc:
             raise httpx.ConnectError(str(exc), request=request) from exc
         except aiohttp.ClientError as exc:
             raise httpx.NetworkError(f"{type(exc).__name__}: {exc}", request=request) from exc
+        return Answer(answer.status, answer.headers, content)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        await self._check_literal(url.host, url.port)
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+        answer = await self._send(
+            request.method,
+            URL(str(url), encoded=True),  # as httpx encoded it, not again
+            request.content,
+            headers,
+            _timeout(request, self.timeout),
+            request,
+        )
         return httpx.Response(
-            answer.status,
-            headers=[(k, v) for k, v in answer.raw_headers],
-            content=body,
+            answer.status_code,
+            headers=list(answer.headers.items()),
+            content=answer.content,
             request=request,
         )
 
@@ -154,7 +206,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             await self.session.close()
 
 
-def _timed_out(exc: BaseException, request: httpx.Request) -> httpx.TimeoutException:
+def _timed_out(exc: BaseException, request: httpx.Request | None) -> httpx.TimeoutException:
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return httpx.ConnectTimeout(str(exc) or "connect timed out", request=request)
     return httpx.ReadTimeout(str(exc) or "timed out", request=request)

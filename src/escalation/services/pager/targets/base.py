@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import Any
 
 import httpx
+from yarl import URL
 
 from escalation.policy import templates
 from escalation.policy.outbound import OutboundRules
@@ -21,6 +22,7 @@ from escalation.services.common.links import LinkClaim, sign
 
 from ..delivery import Verdict, classify
 from ..outbound import OutboundRefused
+from ..transport import AiohttpTransport, Post
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,8 @@ class Links:
 class Wire:
     """What an attempt may use to reach a receiver: owned by the pager, shared by targets."""
 
-    http: httpx.AsyncBaseTransport
-    """Carries every HTTP attempt (``transport.AiohttpTransport``); its answers are read whole."""
+    http: AiohttpTransport
+    """Carries every HTTP attempt; its answers are read whole."""
     rules: OutboundRules = field(default_factory=OutboundRules)
     tls: Any = None
     """ssl.SSLContext for SMTP's STARTTLS (HTTP's is in the transport)."""
@@ -110,21 +112,20 @@ class HttpTarget(Target):
     url: str
 
     @cached_property
-    def endpoint(self) -> httpx.URL:
-        """``url`` parsed once: httpx parses a string URL on every request, in Python."""
-        return httpx.URL(self.url)
+    def endpoint(self) -> URL:
+        """``url`` parsed and encoded once, by httpx's rules, for every request."""
+        return URL(str(httpx.URL(self.url)), encoded=True)
 
-    def build(self, page: PageRequest, links: Links, now: int) -> httpx.Request:
+    def build(self, page: PageRequest, links: Links, now: int) -> Post:
         """The request for this page at time ``now`` (Unix seconds)."""
         raise NotImplementedError
 
     async def attempt(
         self, page: PageRequest, links: Links, wire: Wire, now: int, within: float
     ) -> Verdict:
-        request = self.build(page, links, now)
-        request.extensions["timeout"] = httpx.Timeout(within).as_dict()
+        post = self.build(page, links, now)
         try:
-            return classify(await wire.http.handle_async_request(request))
+            return classify(await wire.http.post(post, within))
         except OutboundRefused as exc:
             return Verdict("rejected", "forbidden", detail=str(exc))
         except httpx.HTTPError as exc:

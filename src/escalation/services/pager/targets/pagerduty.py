@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from escalation.schemas import PageRequest, codec
 
+from ..transport import JSON_HEADERS, Post
 from .base import HttpTarget, Links
 
 SUMMARY_LIMIT = 1024
@@ -81,7 +80,6 @@ class PagerDutyTarget(HttpTarget):
         body["client"] = "escalation"
         return body
 
-    def build(self, page: PageRequest, links: Links, now: int) -> httpx.Request:
-        headers = {"content-type": "application/json", "user-agent": "escalation-pager/1"}
+    def build(self, page: PageRequest, links: Links, now: int) -> Post:
         content = codec.dumps(self.event(page, links))
-        return httpx.Request("POST", self.endpoint, content=content, headers=headers)
+        return Post(self.endpoint, content, JSON_HEADERS)

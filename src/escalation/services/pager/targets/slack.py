@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from escalation.policy.templates import slack_escape as escape
 from escalation.schemas import PageRequest, codec
 
+from ..transport import JSON_HEADERS, Post
 from .base import HttpTarget, Links
 
 
@@ -78,7 +77,6 @@ class SlackTarget(HttpTarget):
             )
         return {"text": self.render("text", page, links)[:3000], "blocks": blocks}
 
-    def build(self, page: PageRequest, links: Links, now: int) -> httpx.Request:
-        headers = {"content-type": "application/json", "user-agent": "escalation-pager/1"}
+    def build(self, page: PageRequest, links: Links, now: int) -> Post:
         content = codec.dumps(self.message(page, links))
-        return httpx.Request("POST", self.endpoint, content=content, headers=headers)
+        return Post(self.endpoint, content, JSON_HEADERS)

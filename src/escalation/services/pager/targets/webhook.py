@@ -6,14 +6,14 @@ The body's fields are the public contract (docs/contract.md, "Pages"); the model
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
-
-import httpx
 
 from escalation.schemas import PageRequest, codec
 from escalation.schemas.page import WEBHOOK_EVENT_TYPES, PageCustomer, WebhookPage
 
-from ..signing import sign
+from ..signing import Signer
+from ..transport import Post
 from .base import HttpTarget, Links
 
 
@@ -51,13 +51,17 @@ class WebhookTarget(HttpTarget):
         self.secret = secret
         self.configure(spec)
 
-    def build(self, page: PageRequest, links: Links, now: int) -> httpx.Request:
+    @cached_property
+    def signer(self) -> Signer:
+        return Signer(self.secret)
+
+    def build(self, page: PageRequest, links: Links, now: int) -> Post:
         body = codec.encode_http_body(payload(page, links, self.id))
         headers = {
             "content-type": "application/json",
             "webhook-id": page.page_id,
             "webhook-timestamp": str(now),
-            "webhook-signature": sign(self.secret, page.page_id, now, body),
+            "webhook-signature": self.signer.sign(page.page_id, now, body),
             "user-agent": "escalation-pager/1",
         }
-        return httpx.Request("POST", self.endpoint, content=body, headers=headers)
+        return Post(self.endpoint, body, headers)
