@@ -62,7 +62,7 @@ DATA_TOPICS = [
     Topic(t.COMMANDS, "EscalationCommand", EscalationCommand, "the command_id", ("intake",),
           ("escalator",), "Ack, resolve, reopen and reassign, as given at intake"),
     Topic(t.ESCALATIONS, "EscalationEvent", EscalationEvent,
-          "<escalation_id>:<type>:<cause_id>", ("escalator", "pager"), ("router", "pager"),
+          "<escalation_id>:<type>:<cause_id>", ("escalator", "pager"), ("router",),
           "What happened to each escalation, from opened to resolved"),
     Topic(t.PAGES, "PageRequest", PageRequest, "the page_id", ("escalator",), ("pager",),
           "Pages to deliver to the route's targets"),
