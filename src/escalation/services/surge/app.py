@@ -55,8 +55,11 @@ log = structlog.get_logger(__name__)
 
 BATCH_SIZE = 1000
 """Inputs an agent decides and writes as one batch (one broker round trip per phase)."""
-BATCH_SECONDS = 0.02
-"""How long an agent waits for a batch to fill before it takes what it has."""
+BATCH_SECONDS = 0.05
+"""How long an agent waits for a batch to fill before it takes what it has. faust's
+``noack_take`` wakes this often even when nothing arrives (each wake of the two agents
+cost about 0.1 ms: at 20 ms the idle service spent 4.6 % of a core, at 100 ms 3.6 %),
+and a surge, counted over minutes or hours, is not hurried by a few tens of ms."""
 
 BatchStep = Callable[[list[EventT]], Awaitable[None]]
 
