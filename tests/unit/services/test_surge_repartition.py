@@ -10,7 +10,9 @@ from tests.unit.policy.fixtures import POLICY
 from escalation.policy import parse_policy
 from escalation.policy.surges import SurgeRules
 from escalation.schemas import codec
+from escalation.services.common.settings import Settings
 from escalation.services.common.topics import BY_PRODUCT
+from escalation.services.surge.app import FETCH_WAIT_MS, _slower_fetches
 from escalation.services.surge.repartition import Repartition
 
 RULES = SurgeRules(
@@ -48,3 +50,9 @@ def test_a_contact_that_must_be_read_and_cannot_be_raises_for_its_dead_letter():
         Repartition(4).records(RULES, b"not json")
     with pytest.raises(codec.DecodeError):
         Repartition(4).records(RULES, b'{"category": "hvac.repair", "product": "AC-3000"}')
+
+
+def test_the_surge_agents_fetch_less_often_on_the_embedded_broker_only_unless_set():
+    embedded = Settings(kafka_bootstrap="127.0.0.1:9092")
+    assert _slower_fetches(embedded)["broker"].endswith(f"fetch_max_wait_ms={FETCH_WAIT_MS}")
+    assert _slower_fetches(embedded.model_copy(update={"consumer_fetch_max_wait_ms": 30})) == {}
