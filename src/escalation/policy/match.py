@@ -78,9 +78,9 @@ class Matcher:
             name: str, allowed: list[str] | None, value: Callable[[ContactEvent], str | None]
         ) -> None:
             if allowed is not None:
-                wanted = frozenset(allowed)
+                wanted, listed = frozenset(allowed), str(allowed)  # its text made once
                 checks.append(
-                    lambda e: None if value(e) in wanted else f"{name} {value(e)} not in {allowed}"
+                    lambda e: None if value(e) in wanted else f"{name} {value(e)} not in {listed}"
                 )
 
         listed("customer.tier", match.tier, lambda e: e.customer.tier)
@@ -94,8 +94,8 @@ class Matcher:
         listed("channel", match.channel, lambda e: e.channel)
         listed("source", match.source, lambda e: e.source)
         if match.category is not None:
-            prefixes = match.category
-            exact, dotted = frozenset(prefixes), tuple(p + "." for p in prefixes)
+            prefixes = str(match.category)  # its text made once
+            exact, dotted = frozenset(match.category), tuple(p + "." for p in match.category)
             checks.append(
                 lambda e: (
                     None

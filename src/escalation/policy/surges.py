@@ -15,6 +15,7 @@ from .escalation import _ladder_errors, effective_escalation, settings_for
 from .hours import HolidayCalendar
 from .match import Matcher
 from .model import LoadedPolicy, Policy, Route, SurgeRule
+from .surge_screen import Fields, SurgeScreen
 
 
 class SurgeRules:
@@ -25,6 +26,12 @@ class SurgeRules:
         self.settings = {
             rule.name: surge_settings(rule, policy, loaded.version) for rule in self.rules
         }
+        self.screen = SurgeScreen(self.rules)
+
+    def may_count(self, fields: Fields) -> bool:
+        """False when no rule can count the routed contact with these raw members
+        (``surge_screen.py``): it need not be decoded."""
+        return self.screen.may_count(fields)
 
     def matches(self, contact: ContactEvent, route: str) -> list[tuple[SurgeSettings, str]]:
         """(settings, counted value) of every rule that counts this contact, routed so."""

@@ -95,6 +95,8 @@ async def test_each_failure_goes_where_it_belongs_and_the_batch_commits(router):
     assert dead(router) == [b"decode", b"schema", b"bug"]
     assert len(router.producer.values(ROUTED)) == 1
     assert router.producer.values(ROUTER_CHANGELOG)  # the state of the routed one
+    assert router.consumer.commits == []  # committable, and committed when due
+    await router.commits.commit()
     assert router.consumer.commits == [{TP0: 4}]
 
 
@@ -103,6 +105,7 @@ async def test_a_broker_blip_on_flush_is_retried_and_then_committed(router):
     await router.process({TP0: [record(0, contact("fine"))]})
     assert len(router.producer.values(ROUTED)) == 1
     assert dead(router) == []
+    await router.commits.commit()
     assert router.consumer.commits == [{TP0: 1}]
 
 
@@ -110,6 +113,7 @@ async def test_a_broker_down_past_the_budget_commits_nothing_and_dead_letters_no
     router.producer.down = KafkaTimeoutError()
     with pytest.raises(DependencyFailed):
         await router.process({TP0: [record(0, contact("fine")), record(1, b"{not json")]})
+    await router.commits.commit()
     assert router.consumer.commits == []
     assert router.producer.written == []
 
@@ -155,5 +159,6 @@ async def test_a_batch_of_an_assigned_but_unrecovered_partition_is_read_again(ro
     router.store.drop([0])
     await router.process({TP0: [record(5, contact("fine"))]})
     assert router.consumer.seeks == [(TP0, 5)]
+    await router.commits.commit()
     assert router.consumer.commits == []
     assert router.producer.written == []

@@ -6,8 +6,9 @@ aiokafka consumer (group ``escalation-router``, manual
 commits) reads contacts.v1 and escalations.v1; each ``getmany`` batch is decided with
 the in-memory state of its partitions, the routed records, dead letters and the changed
 state keys (``escalation-router-changelog``, same partition number as the
-input) are sent, and only once the broker acknowledged all of them are the batch's
-offsets committed. A crash replays at most the uncommitted batch; seen event ids and
+input) are sent, and only once the broker acknowledged all of them may the batch's
+offsets be committed (at most every 100 ms: ``commits.py``). A crash replays the
+batches since the last commit; seen event ids and
 per-(owner, partition) issue sets make that replay change nothing but the output, which
 downstream dedups by event id.
 
@@ -35,7 +36,6 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
 from escalation.policy.engine import RoutingEngine
@@ -67,6 +67,7 @@ from escalation.services.common.topics import (
     dlq_of,
 )
 
+from .commits import Commits
 from .metrics import RouterMetrics
 from .ownership import Ownership, decode_assignment, encode_assignment
 
@@ -130,6 +131,7 @@ class Router:
         self.routed_partitions: list[int] = []
         self.lock = asyncio.Lock()
         self.rebalancing = True
+        self.debug = False
         self._last_sweep = 0.0
         self.consumer = AIOKafkaConsumer(
             **settings.consumer_options(ROUTER_APP),
@@ -138,6 +140,11 @@ class Router:
         )
         self.producer = AIOKafkaProducer(**router_producer_options(settings))
         self.metrics.track_lag(lambda: self.routing.lag(self.consumer))
+        self.commits = Commits(
+            lambda offsets: self.consumer.commit(offsets),
+            settings.kafka_request_timeout_seconds,
+            self.routing.commit,
+        )
         single = {ROUTER_CHANGELOG} if settings.single_record_batches else set()
         self.single_record_topics = frozenset(single)
 
@@ -162,7 +169,9 @@ class Router:
 
     async def on_revoked(self, revoked: Any) -> None:
         self.rebalancing = True
-        async with self.lock:  # the batch in flight commits first
+        async with self.lock:  # the batch in flight is written first
+            await self.commits.commit()
+            self.commits.drop(revoked)
             self.store.drop({tp.partition for tp in revoked})
             self.state.reindex()
 
@@ -202,12 +211,16 @@ class Router:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set() and not self.stopping.is_set():
-            batch = await self.consumer.getmany(timeout_ms=500, max_records=ROUTER_MAX_RECORDS)
+            wait = self.commits.wait_ms(500)
+            batch = await self.consumer.getmany(timeout_ms=wait, max_records=ROUTER_MAX_RECORDS)
             if batch:
                 batch = await self._fill(batch)
             if batch and self.failed is None:
                 async with self.lock:
                     await self.process(batch)
+            elif self.commits.due():
+                async with self.lock:
+                    await self.commits.commit()
         if self.failed is not None:
             raise self.failed
 
@@ -225,6 +238,7 @@ class Router:
 
     async def process(self, batch: dict[Any, list[Any]]) -> None:
         engine = self._engine()
+        self.debug = logging.getLogger(__name__).isEnabledFor(logging.DEBUG)  # once a batch
         self.state.release_after = engine.release_after
         self._forget_idle(engine)
         outbox = Outbox(self.producer, self.single_record_topics)
@@ -268,18 +282,9 @@ class Router:
             raise
         crashpoints.crash_point("router.after_flush", when=produced > 0)
         self.metrics.produced.labels(ROUTED).inc(produced)
-        if offsets:
-            try:
-                # ... before the inputs are committed. aiokafka retries a commit for as
-                # long as the broker stays away: bounded here, so the loop goes on.
-                await asyncio.wait_for(
-                    self.consumer.commit(offsets), self.settings.kafka_request_timeout_seconds
-                )
-                self.routing.commit(offsets)
-            except (CommitFailedError, KafkaError, TimeoutError) as exc:
-                # Outputs are written; the next commit covers these offsets, or a restart
-                # reads them again and downstream dedup drops the copies.
-                log.warning("router.commit_failed", error=repr(exc))
+        self.commits.add(offsets)  # ... before the inputs may be committed (commits.py)
+        if self.commits.due():
+            await self.commits.commit()
         log.info(
             "router.batch",
             records=sum(len(messages) for messages in batch.values()),
@@ -321,7 +326,7 @@ class Router:
         self.state.record(partition, key, decision)
         routing = decision.routing
         choice = self.routing.routed_one(contact, routing, datetime.now(UTC))
-        if logging.getLogger(__name__).isEnabledFor(logging.DEBUG):  # the batch line is INFO
+        if self.debug:  # the batch line is INFO
             with bound(event_id=contact.event_id, issue=contact.issue_id):
                 log.debug("router.routed", route=routing.route, owner=routing.owner, choice=choice)
         return 1
@@ -388,6 +393,8 @@ class Router:
         self.consumer.subscribe([CONTACTS, ESCALATIONS], listener=Listener())
 
     async def stop(self) -> None:
+        async with self.lock:  # every batch written by now: commit what it acknowledged
+            await self.commits.commit()
         await self.consumer.stop()  # leaves the group; the batch in flight is done
         await self.producer.stop()
 

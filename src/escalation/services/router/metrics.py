@@ -45,6 +45,7 @@ class RouterMetrics:
         )
         self.owners = BoundedLabel()
         self.children: dict[tuple[str, str, str], Any] = {}
+        self.own_children: dict[str, Any] = {}
         self.committed: dict[tuple[str, int], int] = {}
 
     def routed_one(self, contact: ContactEvent, routing: Routing, now: datetime) -> str:
@@ -57,7 +58,10 @@ class RouterMetrics:
         child.inc()
         if choice != "sticky":
             waited = (now - contact.occurred_at).total_seconds()
-            self.time_to_own.labels(routing.route).observe(max(0.0, waited))
+            own = self.own_children.get(routing.route)
+            if own is None:
+                own = self.own_children[routing.route] = self.time_to_own.labels(routing.route)
+            own.observe(max(0.0, waited))
         return choice
 
     def fetched(self, topic: str, partition: int, first_offset: int) -> None:
