@@ -29,6 +29,9 @@ input partitions, seeks, and only then clears its stream queues (faust-streaming
 partition stalled, uncommitted, until the next restart. A worker restarted with a
 backlog hit it about one time in three (tests/integration/test_crash_windows.py).
 
+Both also hand a fetched message to faust's streams without four tasks when the delivery
+need not wait (``drain.EagerDelivery``).
+
 Both are selected by the broker URL scheme, registered as ``faust.transports`` entry
 points; ``Settings.faust_options`` picks the scheme for the profile.
 """
@@ -44,6 +47,7 @@ from aiokafka.structs import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
+from .drain import EagerDelivery
 from .settings import EMBEDDED_FETCH_MAX_WAIT_MS
 
 
@@ -116,7 +120,7 @@ class TansuConsumerThread(FetchWaitConsumerThread):
         return await fetched_highwaters(servers, partitions, reported, fetch_max_wait_ms=wait)
 
 
-class SeekWithFlowStopped(faust_aiokafka.Consumer):
+class SeekWithFlowStopped(EagerDelivery, faust_aiokafka.Consumer):
     """After a rebalance, seek back with the flow stopped, and rewind what has no commit.
 
     faust's recovery resumes the input partitions, awaits this seek, clears every stream
