@@ -70,6 +70,7 @@ from escalation.services.common.topics import (
 from .commits import Commits
 from .metrics import RouterMetrics
 from .ownership import Ownership, decode_assignment, encode_assignment
+from .skim import may_resolve
 
 log = structlog.get_logger(__name__)
 
@@ -332,6 +333,8 @@ class Router:
         return 1
 
     def _on_escalation(self, message: Any) -> None:
+        if not may_resolve(message.value):
+            return
         record = codec.decode_escalation(message.value)
         if record.type != "resolved":
             return
