@@ -72,6 +72,7 @@ from .faults import DependencyFailed, RetryPolicy, exit_for_restart, handle_mess
 from .faust_monitor import PrometheusMonitor
 from .http import HttpApp, Request, Response, serve
 from .metrics import ServiceMetrics, observe_many
+from .raw_schema import RawSchema
 from .settings import Settings
 from .topics import catalogue, dlq_of
 
@@ -146,14 +147,7 @@ class StreamService:
         self.app.on_partitions_assigned.connect(self._on_assigned)
 
     def topic(self, *names: str) -> faust.TopicT:
-        return self.app.topic(
-            *names,
-            key_type=bytes,
-            value_type=bytes,
-            key_serializer="raw",
-            value_serializer="raw",
-            allow_empty=True,
-        )
+        return self.app.topic(*names, schema=RawSchema())
 
     def consume(self, topic: faust.TopicT, name: str, handler: Handler) -> None:
         """Run ``handler`` on every message of ``topic`` in an agent that never raises."""
