@@ -29,6 +29,13 @@ class FakeEvent:
         )
         self.headers = self.message.headers
 
+    def ack(self) -> bool:
+        """faust's ``Event.ack``: True when this ack made the message done (not when held)."""
+        if self.message.acked:
+            return False
+        self.message.acked = True
+        return True
+
 
 class Broker:
     """Answers every record batch; ``refuse[name]`` holds errors for the next batches to
@@ -112,10 +119,13 @@ class FakeStream:
         self.broker = broker
         self.acked: list[int] = []
 
-    async def ack(self, event: FakeEvent) -> bool:
+    def _on_stream_event_out(self, tp: object, offset: int, stream: object, event: object) -> None:
+        """The sensor call faust's ``Stream.ack`` makes for every event it acks."""
         self.broker.log.append(("ack", ""))
-        self.acked.append(event.message.offset)
-        return True
+        self.acked.append(offset)
+
+    def _on_message_out(self, tp: object, offset: int, message: object) -> None:
+        pass
 
 
 class LoggedStore(dict):

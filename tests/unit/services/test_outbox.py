@@ -56,3 +56,19 @@ async def test_a_broker_that_stays_down_raises_so_nothing_is_committed():
         await outbox.flush(FAST)
     assert producer.written == []
     assert producer.sends > 2  # it did retry
+
+
+async def test_put_closes_full_and_single_batches_and_flush_sends_them_in_order():
+    # ``put`` sends nothing itself: every batch it closed goes out with the flush.
+    producer = FakeProducer(NotLeaderForPartitionError(), None, capacity=2)
+    outbox = Outbox(producer, single=frozenset({"changelog"}))
+    for n in range(5):
+        outbox.put("routed", 0, b"k", f"routed-{n}".encode())
+    outbox.put("changelog", 0, b"k", b"changelog-0")
+    outbox.put("changelog", 0, b"k", b"changelog-1")
+    assert producer.sends == 0
+    await outbox.flush(FAST)
+    values = producer.values("routed")
+    assert values[-5:] == [f"routed-{n}".encode() for n in range(5)]
+    assert set(values) == {f"routed-{n}".encode() for n in range(5)}
+    assert producer.values("changelog") == [b"changelog-0", b"changelog-1"]

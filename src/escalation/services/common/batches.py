@@ -95,8 +95,9 @@ class BatchWriter:
         if not records:
             return
         outbox = Outbox(self.producer(), self.single)
+        put = outbox.put  # no coroutine per record: every batch is sent by the flush
         for r in records:
-            await outbox.add(r.topic, r.partition, r.key, r.value, r.headers)
+            put(r.topic, r.partition, r.key, r.value, r.headers)
         await outbox.flush(self.policy, **context)
 
     async def write_tables(self, writes: Sequence[TableWrite], **context: object) -> None:

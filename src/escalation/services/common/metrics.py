@@ -68,6 +68,23 @@ class Children:
         return child
 
 
+def observe_many(child: Any, amount: float, count: int) -> None:
+    """``child.observe(amount)`` ``count`` times, in one step: the same sum, count and
+    bucket as the loop, for a batch whose every message gets the same share of its time.
+
+    prometheus_client has no bulk observe; this adds to the child's sum and its one
+    bucket directly, as ``Histogram.observe`` does once per call (its values lock
+    themselves). Pinned by a test against the loop on the installed version.
+    """
+    if count <= 0:
+        return
+    child._sum.inc(amount * count)
+    for bucket, bound in zip(child._buckets, child._upper_bounds, strict=True):
+        if amount <= bound:
+            bucket.inc(count)
+            return
+
+
 class ServiceMetrics:
     """Metrics shared by every service; each service adds its own to ``registry``."""
 

@@ -48,6 +48,7 @@ class Outbox:
         self.builders: dict[tuple[str, int], Any] = {}
         self.pending: dict[tuple[str, int], list[Record]] = {}
         self.chunks: list[_Chunk] = []
+        self.closed: list[tuple[_Chunk, Any]] = []  # closed, not yet sent, in order
 
     async def add(
         self,
@@ -57,24 +58,48 @@ class Outbox:
         value: bytes | None,
         headers: list[tuple[str, bytes]] | None = None,
     ) -> None:
+        """``put`` the record, then send at once any record batch it closed."""
+        self.put(topic, partition, key, value, headers)
+        await self._send_closed()
+
+    def put(
+        self,
+        topic: str,
+        partition: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        """Add the record without a coroutine: a batch it fills (or a ``single`` topic's
+        record) is closed here and sent by the next ``add`` or by ``flush``, in order."""
         record = {"timestamp": None, "key": key, "value": value, "headers": headers or []}
-        builder = self.builders.get((topic, partition))
+        tp = (topic, partition)
+        builder = self.builders.get(tp)
         if builder is None or builder.append(**record) is None:
-            if builder is not None:  # full: send it, start the next
-                await self._send(topic, partition)
+            if builder is not None:  # full: close it, start the next
+                self._close(topic, partition)
             builder = self.producer.create_batch()
             if builder.append(**record) is None:  # the first record always fits, whatever size
                 raise MessageSizeTooLargeError(f"a record for {topic} does not fit in a batch")
-            self.builders[(topic, partition)] = builder
-        self.pending.setdefault((topic, partition), []).append(record)
+            self.builders[tp] = builder
+        pending = self.pending.get(tp)
+        if pending is None:
+            self.pending[tp] = [record]
+        else:
+            pending.append(record)
         if topic in self.single:
-            await self._send(topic, partition)
+            self._close(topic, partition)
 
-    async def _send(self, topic: str, partition: int) -> None:
+    def _close(self, topic: str, partition: int) -> None:
         builder = self.builders.pop((topic, partition))
         chunk = _Chunk(topic, partition, self.pending.pop((topic, partition)))
-        self.chunks.append(chunk)
-        await self._submit(chunk, builder)
+        self.closed.append((chunk, builder))
+
+    async def _send_closed(self) -> None:
+        closed, self.closed = self.closed, []
+        for chunk, builder in closed:
+            self.chunks.append(chunk)
+            await self._submit(chunk, builder)
 
     async def _submit(self, chunk: _Chunk, builder: Any) -> None:
         chunk.error = None
@@ -98,7 +123,8 @@ class Outbox:
         ``context`` goes into the retry log lines (which input the writes are for).
         """
         for topic, partition in list(self.builders):
-            await self._send(topic, partition)
+            self._close(topic, partition)
+        await self._send_closed()
         await self._await_chunks()
         if not self._failed():
             self.chunks = []
