@@ -106,6 +106,9 @@ class _Connection(asyncio.Protocol):
         else:
             self._fail(httpx.RemoteProtocolError("the receiver closed the connection mid-answer"))
 
+    def time_out(self, within: float) -> None:
+        self._fail(httpx.ReadTimeout(f"no answer within {within:.1f} s"))
+
     def _fail(self, error: Exception) -> None:
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_exception(error)
@@ -197,14 +200,15 @@ class Http1:
         self, connection: _Connection, data: bytes, where: tuple[str, str, int], within: float
     ) -> tuple[int, CIMultiDict[str], bytes]:
         waiter = connection.send(data)
+        # A timer on the answer itself: asyncio.wait_for would add a future and callbacks.
+        timer = asyncio.get_running_loop().call_later(within, connection.time_out, within)
         try:
-            answer = await asyncio.wait_for(waiter, within)
-        except TimeoutError as exc:
-            connection.close()
-            raise httpx.ReadTimeout(f"no answer within {within:.1f} s") from exc
+            answer = await waiter
         except BaseException:
             connection.close()
             raise
+        finally:
+            timer.cancel()
         if connection.reusable and connection.open:
             connection.idle_since = time.monotonic()
             pool = self.idle.setdefault(where, [])
