@@ -24,7 +24,7 @@ class Topic:
         return self.name
 
 
-def page(action: str = "trigger") -> PageRequest:
+def page(action: str = "trigger", targets: list[str] | None = None) -> PageRequest:
     return PageRequest(
         page_id="msg_1",
         action=action,
@@ -39,7 +39,7 @@ def page(action: str = "trigger") -> PageRequest:
         team="service-engineers",
         summary="stopped cooling",
         contacts=["crm-1"],
-        targets=["ops"],
+        targets=targets or ["ops"],
         created_at=datetime.now(UTC),
     )
 
@@ -51,7 +51,9 @@ def pager(table: dict[bytes, bytes], usable: set[str]) -> SimpleNamespace:
         ledger=Ledger(table, horizon=60),
         publisher=Publisher(Topic("escalations.v1"), Topic("pages.dlq.v1"), metrics),
         pager_metrics=PagerMetrics(metrics.registry),
-        targets=SimpleNamespace(get=lambda: ({name: object() for name in usable}, [])),
+        targets=SimpleNamespace(
+            get=lambda: ({name: SimpleNamespace(fallback=None) for name in usable}, [])
+        ),
         settled=set(),
         owned=lambda: {1},
     )
@@ -76,8 +78,8 @@ def test_a_delivery_is_recorded_then_marked_delivered_and_announced_once():
     assert kinds == [b"page.delivered", b"paged", b"page.delivered"]  # booked twice: once
     changes = {k: v for k, (_, v) in plan.staged.changes.items()}
     assert decode(changes[key("msg_1", "ops")] or b"").state == "delivered"
-    assert key("msg_1", PAGED) in changes
-    assert [w.event.message.partition for w in plan.staged.writes()] == [1, 1]
+    assert key("msg_1", PAGED) not in changes, "the delivered record itself says so"
+    assert [w.event.message.partition for w in plan.staged.writes()] == [1]
     assert plan.settle == [job.key, job.key]
     assert decode(table[key("msg_1", "ops")]).state == "pending", "stored only once written"
 
@@ -120,3 +122,28 @@ def test_outcome_records_built_unvalidated_are_what_the_model_would_build():
         checked = EscalationEvent.model_validate(record.model_dump())
         assert codec.encode(record) == codec.encode(checked)
         assert codec.decode_escalation(codec.encode(record)) == checked
+
+
+def test_a_second_target_of_a_page_already_announced_does_not_announce_it_again():
+    request = page(targets=["ops", "backup"])
+    table: dict[bytes, bytes] = {}
+    fake = pager(table, {"ops", "backup"})
+    Ledger(table, 60).pend(key("msg_1", "backup"), pending(request))
+    Ledger(table, 60).deliver(key("msg_1", "ops"), 1)  # delivered (and announced) before
+    job = Job(request, "backup", 1, 1.0)
+    said = outcome("page.delivered", request, "backup took the page", target="backup")
+    plan = Reporter(fake)._book([(job, said)])  # type: ignore[arg-type]
+    kinds = [(o.headers or [])[1][1] for o in plan.outputs]
+    assert kinds == [b"page.delivered"]
+
+
+def test_a_page_announced_under_the_older_marker_record_is_not_announced_again():
+    request = page()
+    table: dict[bytes, bytes] = {}
+    fake = pager(table, {"ops"})
+    Ledger(table, 60).pend(key("msg_1", "ops"), pending(request))
+    Ledger(table, 60).deliver(key("msg_1", PAGED), 1)
+    job = Job(request, "ops", 1, 1.0)
+    said = outcome("page.delivered", request, "ops took the page", target="ops")
+    plan = Reporter(fake)._book([(job, said)])  # type: ignore[arg-type]
+    assert [(o.headers or [])[1][1] for o in plan.outputs] == [b"page.delivered"]

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import ssl
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -158,3 +161,125 @@ async def test_the_url_is_sent_as_httpx_encoded_it(transport):
     async with server(answer) as url:
         await transport.handle_async_request(post(url + "/T%2F1?token=a%20b&x=%7E"))
     assert lines == [b"POST /pages/T%2F1?token=a%20b&x=%7E HTTP/1.1"]
+
+
+def sent(url: str, headers: dict[str, str] | None = None) -> Post:
+    return Post(URL(url, encoded=True), b'{"page":1}', headers or {"webhook-id": "msg_1"})
+
+
+async def test_a_targets_posts_share_one_kept_alive_connection(transport):
+    connections: list[int] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        with contextlib.suppress(asyncio.IncompleteReadError):
+            while True:
+                await read_request(reader)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+
+    async with server(answer) as url:
+        answers = [await transport.post(sent(url), 2.0) for _ in range(3)]
+    assert [(a.status_code, a.content) for a in answers] == [(200, b"ok")] * 3
+    assert len(connections) == 1
+
+
+async def test_a_connection_the_receiver_dropped_while_idle_is_replaced_once(transport):
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()  # kept alive by the answer, closed by the receiver anyway
+
+    async with server(answer) as url:
+        first = await transport.post(sent(url), 2.0)
+        await asyncio.sleep(0.05)
+        second = await transport.post(sent(url), 2.0)
+    assert (first.status_code, second.status_code) == (200, 200)
+
+
+async def test_a_chunked_answer_or_one_ended_by_closing_arrives_whole(transport):
+    async def chunked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n")
+        writer.write(b"3\r\nbad\r\n0\r\n\r\n")
+        await writer.drain()
+
+    async def unframed(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 202 Accepted\r\nConnection: close\r\n\r\ntaken")
+        await writer.drain()
+        writer.close()
+
+    async with server(chunked) as url:
+        bad = await transport.post(sent(url), 2.0)
+    async with server(unframed) as url:
+        taken = await transport.post(sent(url), 2.0)
+    assert (bad.status_code, bad.content) == (500, b"bad")
+    assert (taken.status_code, taken.content) == (202, b"taken")
+
+
+async def test_a_post_that_gets_no_answer_times_out_and_a_header_break_is_refused(transport):
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        await asyncio.sleep(5)
+
+    async with server(answer) as url:
+        with pytest.raises(httpx.TimeoutException) as caught:
+            await transport.post(sent(url), 0.2)
+        with pytest.raises(ValueError, match="line break"):
+            await transport.post(sent(url, {"x-evil": "a\r\nx-injected: 1"}), 0.2)
+    assert classify(None, caught.value).reason == "timeout"
+
+
+async def test_a_post_to_an_address_the_rules_refuse_is_never_connected_to():
+    production = OutboundRules.from_environ({"ESCALATION_PROFILE": "production"})
+    guarded = AiohttpTransport(production, ssl.create_default_context(), timeout=5.0)
+    try:
+        for host in ("127.0.0.1", "localhost"):
+            with pytest.raises(OutboundRefused):
+                await guarded.post(sent(f"http://{host}:{free_port()}/pages"), 2.0)
+    finally:
+        await guarded.aclose()
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl for a certificate")
+async def test_a_post_over_tls_verifies_the_receivers_certificate(tmp_path):
+    cert, key = self_signed(tmp_path)
+    serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    serving.load_cert_chain(cert, key)
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+            writer.close()
+
+    listening = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=serving)
+    url = f"https://127.0.0.1:{listening.sockets[0].getsockname()[1]}/pages"
+    trusting = AiohttpTransport(EMBEDDED, ssl.create_default_context(cafile=cert), timeout=5.0)
+    stranger = AiohttpTransport(EMBEDDED, ssl.create_default_context(), timeout=5.0)
+    try:
+        taken = await trusting.post(sent(url), 2.0)
+        assert (taken.status_code, taken.content) == (200, b"ok")
+        with pytest.raises(httpx.ConnectError):
+            await stranger.post(sent(url), 2.0)
+    finally:
+        await trusting.aclose()
+        await stranger.aclose()
+        listening.close()

@@ -85,7 +85,9 @@ def _cross(armed: CrashAt) -> None:
         "level": "critical",
         "timestamp": time.time(),
     }
-    # Straight to the file descriptor: buffered logging would die with the process.
-    os.write(2, orjson.dumps(line) + b"\n")
+    # Straight to the file descriptor: buffered logging would die with the process. On a
+    # line of its own: whatever was written last may not have ended its line (faust's
+    # start-up spinner leaves a cursor escape on stderr, then the next log line follows).
+    os.write(2, b"\n" + orjson.dumps(line) + b"\n")
     os.kill(os.getpid(), signal.SIGKILL)
     os._exit(137)  # not reached: SIGKILL cannot be caught

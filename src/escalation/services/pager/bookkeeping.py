@@ -3,7 +3,8 @@
 A lane does not write the pager's table: it hands its outcome record to the
 ``Reporter`` (``reporter.py``), which books every outcome gathered since its last write
 into one plan (``batch.py``): the outcome record itself; for a delivery, the record
-marked delivered (and the first delivery of a trigger page announced as ``paged``); for
+marked delivered (and the first delivery of a trigger page announced as ``paged``,
+which a later delivery of the same page learns from the first one's record); for
 a failure, a dead letter from the pending record (the page as it was read, with reason
 ``delivery``, the target and the last error), its fallback recorded pending and handed
 to the fallback's lane once the plan is written, and the failed target's record
@@ -30,7 +31,7 @@ from escalation.schemas import EscalationEvent
 
 from .batch import Offer, Plan
 from .lanes import Job
-from .ledger import PAGED, Record, key
+from .ledger import PAGED, Ledger, Record, key
 from .outcomes import outcome
 
 if TYPE_CHECKING:
@@ -92,12 +93,31 @@ class Bookkeeper:
         pending = ledger.get(job.key)
         if pending is None or pending.state != "pending":
             return
-        ledger.deliver(job.key, job.partition)
-        announced = key(page.page_id, PAGED)
-        if page.action == "trigger" and ledger.get(announced) is None:
+        if page.action == "trigger" and not self._announced(job, ledger):
             paged = outcome("paged", page, page.reason, target=job.target)
             plan.outputs.append(self.pager.publisher.outgoing(paged, job.partition))
-            ledger.deliver(announced, job.partition)
+        ledger.deliver(job.key, job.partition)
+
+    def _announced(self, job: Job, ledger: Ledger) -> bool:
+        """Whether ``paged`` was written for ``job``'s page: another of its deliveries is
+        recorded delivered (each is written after its records, ``paged`` among them), or
+        the page has the marker record the books kept before (one changelog record per
+        page less now). A target missed here (a fallback renamed by a policy reload)
+        repeats ``paged`` under the same event-id, which consumers dedup by."""
+        page = job.page
+        if ledger.get(key(page.page_id, PAGED)) is not None:
+            return True
+        targets = self.pager.targets.get()[0]
+        for target_id in page.targets:
+            target = targets.get(target_id)
+            fallback = target.fallback if target is not None else None
+            for other in (target_id, fallback):
+                if other is None or other == job.target:
+                    continue
+                known = ledger.get(key(page.page_id, other))
+                if known is not None and known.state == "delivered":
+                    return True
+        return False
 
     def _failed(self, job: Job, record: EscalationEvent, plan: Plan) -> None:
         pending = plan.ledger.get(job.key)

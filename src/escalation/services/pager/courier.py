@@ -88,7 +88,12 @@ class Courier:
             pager.pager_metrics.delivery(job.target, page.action).inc()
             lag = (datetime.now(UTC) - page.created_at).total_seconds()
             pager.pager_metrics.delay(job.target).observe(max(lag, 0.0))
-            log.info(
+            # Every delivery is on record (page.delivered on escalations.v1, the metric);
+            # a log line per page cost more CPU than the delivery itself (stdlib logging,
+            # the JSON renderer, redaction, a write), so only the eventful ones say so at
+            # info: after retries, or to a fallback.
+            eventful = result.attempts > 1 or job.fallback_for is not None
+            (log.info if eventful else log.debug)(
                 "page.delivered",
                 target=job.target,
                 page_id=page.page_id,

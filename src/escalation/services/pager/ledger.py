@@ -2,13 +2,14 @@
 
 It lives in a faust table (changelog-backed, co-partitioned with ``pages.v1`` and
 ``escalations.v1``), written in the partition of the input that changed it, through a
-batch's staged view (``Ledger.over``, ``staging.py``). It is written in exactly three
-places: the agent reading ``pages.v1`` records a delivery as pending, and the agent reading the
-pager's own outcomes on ``escalations.v1`` marks it delivered, or forgets it once it
-failed and was dead-lettered. A delivered record expires after the horizon: each agent
-sweeps its message's partition now and then, so the state stays bounded by the pages
-of one horizon. Records written before expiry existed (a bare timestamp) are read as
-delivered.
+batch's staged view (``Ledger.over``, ``staging.py``). It is written in three places:
+the agent reading ``pages.v1`` records a delivery as pending, and the books
+(``bookkeeping.py``) mark it delivered once its outcome is written, or forget it once it
+failed and was dead-lettered. So a page that reaches its one target costs two changelog
+records (the ``PAGED`` marker of older versions is still read, no longer written). A
+delivered record expires after the horizon: each agent sweeps its message's partition
+now and then, so the state stays bounded by the pages of one horizon. Records written
+before expiry existed (a bare timestamp) are read as delivered.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from typing import Any
 import orjson
 
 PAGED = "*paged"
-"""Target slot marking that a trigger page reached someone (a target id cannot start with *)."""
+"""Target slot that marked a trigger page as announced before a delivered record said so
+itself: read (state written by older versions), never written (a target id cannot start
+with *)."""
 
 
 @dataclass(frozen=True)
