@@ -29,16 +29,19 @@ when it recovers: slower, never wrong.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from aiokafka import AIOKafkaProducer
 from faust import streams
 from faust.types import EventT
 
-from .faults import RetryPolicy
+from .faults import DependencyFailed, RetryPolicy, classify
 from .outbox import Outbox
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -105,3 +108,40 @@ class BatchWriter:
         await self.send_together([write.record() for write in writes], **context)
         for write in writes:
             write.store()
+
+
+BatchStep = Callable[[list[EventT]], Awaitable[None]]
+
+
+def whole_or_each(
+    step: BatchStep,
+    writer: BatchWriter,
+    dead_letter_record: Callable[[EventT, str, BaseException], Outgoing],
+    service: str,
+) -> BatchStep:
+    """``step`` on a batch, or, when it fails other than the broker's way, on each input.
+
+    Such a failure (a record too large to write, a bug) belongs to one input that cannot
+    be told from the rest, so the batch is taken again one input at a time: the others go
+    through (what they already sent is sent again, with the same ids) and the input that
+    still fails is dead-lettered with its reason. A broker that stayed away
+    (``DependencyFailed``) ends the batch uncommitted, as ``guarded_batch`` does.
+    """
+
+    async def run(events: list[EventT]) -> None:
+        try:
+            await step(events)
+        except DependencyFailed:
+            raise
+        except Exception as exc:
+            if len(events) > 1:
+                log.warning(f"{service}.batch_split", messages=len(events), error=repr(exc))
+                for event in events:
+                    await run([event])
+                return
+            message = events[0].message
+            log.error("message.handler_failed", exc_info=exc, offset=message.offset)
+            record = dead_letter_record(events[0], classify(exc), exc)
+            await writer.send_together([record], partition=message.partition, offset=message.offset)
+
+    return run

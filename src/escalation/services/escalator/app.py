@@ -42,9 +42,9 @@ from escalation.schemas import Tick, codec
 from escalation.schemas.silence import Silence
 from escalation.schemas.state import IssueState
 from escalation.services.common import crashpoints
-from escalation.services.common.batches import BatchWriter
+from escalation.services.common.batches import BatchWriter, whole_or_each
 from escalation.services.common.controls import ControlsReader, ControlsView
-from escalation.services.common.faults import DependencyFailed, classify
+from escalation.services.common.faults import classify
 from escalation.services.common.http import HttpApp
 from escalation.services.common.metrics import Children
 from escalation.services.common.policy_watch import PolicyWatcher
@@ -135,6 +135,9 @@ class EscalatorService(StreamService):
         self.partitioner = DefaultPartitioner()
         # Kafka's murmur2 runs in Python, and a decision's record and page share a key.
         self._partition_of = lru_cache(maxsize=PARTITIONS_CACHED)(self._partition_of)
+        self.handle_batch = whole_or_each(
+            self._decide_and_apply, self.writer, self.dead_letter_record, "escalator"
+        )
         self.consume_batches(
             self.inputs,
             "escalate",
@@ -152,31 +155,13 @@ class EscalatorService(StreamService):
 
     # -- a batch of inputs ----------------------------------------------------------------
 
-    async def handle_batch(self, events: list[EventT]) -> None:
+    async def _decide_and_apply(self, events: list[EventT]) -> None:
         """Decide the batch in order, then apply it: outputs, timelines, states.
 
-        Each input's own fault goes to the DLQ while the batch is decided. A failure in
-        applying it that is not the broker's (a record too large to write) belongs to
-        one input that cannot be told from the rest, so the batch is applied again one
-        input at a time: the others go through (what they already sent is sent again,
-        with the same ids) and that one is dead-lettered as ``bug``.
+        Each input's own fault goes to the DLQ while the batch is decided; a failure in
+        applying it is pinned on one input by ``whole_or_each`` (``handle_batch``).
         """
-        try:
-            await self._apply(self._plan(events), events)
-        except DependencyFailed:
-            raise
-        except Exception as exc:
-            if len(events) > 1:
-                log.warning("escalator.batch_split", messages=len(events), error=repr(exc))
-                for event in events:
-                    await self.handle_batch([event])
-                return
-            log.error("message.handler_failed", exc_info=exc, offset=events[0].message.offset)
-            message = events[0].message
-            record = self.dead_letter_record(events[0], classify(exc), exc)
-            await self.writer.send_together(
-                [record], partition=message.partition, offset=message.offset
-            )
+        await self._apply(self._plan(events), events)
 
     def _plan(self, events: list[EventT]) -> Plan:
         """Every input decided in order against the batch's overlay; never raises."""

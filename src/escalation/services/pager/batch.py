@@ -21,15 +21,15 @@ is applied again one input at a time, as the escalator does.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import structlog
 from faust.types import EventT
 
-from escalation.services.common.batches import BatchWriter, Outgoing
-from escalation.services.common.faults import DependencyFailed, classify
+from escalation.services.common.batches import BatchStep, BatchWriter, Outgoing, whole_or_each
+from escalation.services.common.faults import classify
 
 from .lanes import Job
 from .ledger import Ledger
@@ -100,31 +100,19 @@ class Batches:
         staged = Staged(self.pager.table)
         return Plan(staged, self.pager.ledger.over(staged))
 
-    def handler(self, decide: Decide) -> Callable[[list[EventT]], Awaitable[None]]:
+    def handler(self, decide: Decide) -> BatchStep:
+        """The batch decided and applied, or each input alone when that fails
+        (``whole_or_each``: a record too large, a bug)."""
+
         async def handle(events: list[EventT]) -> None:
             await self.run(events, decide)
 
-        return handle
+        return whole_or_each(handle, self.writer, self.pager.dead_letter_record, "pager")
 
     async def run(self, events: list[EventT], decide: Decide) -> None:
-        try:
-            first = events[0].message  # a retry log names it: none of the batch is committed
-            held = {"partition": first.partition, "offset": first.offset, "messages": len(events)}
-            await self.apply(self._decide(events, decide), **held)
-        except DependencyFailed:
-            raise
-        except Exception as exc:
-            if len(events) > 1:
-                log.warning("pager.batch_split", messages=len(events), error=repr(exc))
-                for event in events:
-                    await self.run([event], decide)
-                return
-            message = events[0].message
-            log.error("message.handler_failed", exc_info=exc, offset=message.offset)
-            record = self.pager.dead_letter_record(events[0], classify(exc), exc)
-            await self.writer.send_together(
-                [record], partition=message.partition, offset=message.offset
-            )
+        first = events[0].message  # a retry log names it: none of the batch is committed
+        held = {"partition": first.partition, "offset": first.offset, "messages": len(events)}
+        await self.apply(self._decide(events, decide), **held)
 
     def _decide(self, events: list[EventT], decide: Decide) -> Plan:
         plan = self.plan()

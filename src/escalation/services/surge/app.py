@@ -17,7 +17,6 @@ ids and counts no customer twice.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,8 +28,14 @@ from escalation.policy.surges import SurgeRules
 from escalation.schemas import codec
 from escalation.schemas.surge import ProductTick
 from escalation.schemas.surge_state import ProductState
-from escalation.services.common.batches import BatchWriter, Outgoing, TableWrite
-from escalation.services.common.faults import DependencyFailed, classify
+from escalation.services.common.batches import (
+    BatchStep,
+    BatchWriter,
+    Outgoing,
+    TableWrite,
+    whole_or_each,
+)
+from escalation.services.common.faults import classify
 from escalation.services.common.policy_watch import PolicyWatcher
 from escalation.services.common.settings import Settings
 from escalation.services.common.stream import StreamService
@@ -68,8 +73,6 @@ so the idle service fetched 50 times a second per consumer: 4.4 % of a core at 2
 1.7 % at 100 ms. Under traffic a fetch finds records at once; a quiet product's first
 report waits up to this much more per hop, which a surge counted over minutes allows.
 Production keeps Kafka's wait, which a new record ends."""
-
-BatchStep = Callable[[list[EventT]], Awaitable[None]]
 
 
 class SurgeService(StreamService):
@@ -188,27 +191,8 @@ class SurgeService(StreamService):
     # -- faults ----------------------------------------------------------------------------
 
     def _each(self, step: BatchStep) -> BatchStep:
-        """``step`` on a batch; one that fails other than the broker's way (a record too
-        large) is taken one input at a time, and the input that still fails is
-        dead-lettered as ``bug``: what the others sent is sent again, with the same ids."""
-
-        async def whole_or_each(events: list[EventT]) -> None:
-            try:
-                await step(events)
-            except DependencyFailed:
-                raise
-            except Exception as exc:
-                if len(events) > 1:
-                    log.warning("surge.batch_split", messages=len(events), error=repr(exc))
-                    for event in events:
-                        await whole_or_each([event])
-                    return
-                message = events[0].message
-                log.error("message.handler_failed", exc_info=exc, offset=message.offset)
-                record = self.dead_letter_record(events[0], classify(exc), exc)
-                await self.writer.send_together([record], **_held(events))
-
-        return whole_or_each
+        """``step`` on a batch, or on each input when the batch fails (``whole_or_each``)."""
+        return whole_or_each(step, self.writer, self.dead_letter_record, "surge")
 
     # -- the closer ------------------------------------------------------------------------
 
