@@ -35,11 +35,11 @@ def cpu_seconds(pid: int) -> float:
     return spent if spent is not None else 0.0
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate a process the bench started; kill it if it has not gone in 30 s."""
+def stop(process: subprocess.Popen[bytes], within: float = 30.0) -> None:
+    """Terminate a process the bench started; kill it if it has not gone ``within`` s."""
     process.terminate()
     try:
-        process.wait(30)
+        process.wait(within)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()

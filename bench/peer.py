@@ -21,6 +21,7 @@ from pathlib import Path
 
 from escalation.services.common.broker import free_port
 
+from .cpu import stop
 from .load import percentile
 
 CONFIG = """route:
@@ -112,11 +113,6 @@ def alertmanager_burst(n: int, batch: int = 100, limit: float = 120.0) -> dict[s
                 "p99_ms": percentile(latencies, 0.99) * 1000,
             }
         finally:
-            manager.terminate()
-            try:
-                manager.wait(10)
-            except subprocess.TimeoutExpired:
-                manager.kill()
-                manager.wait()
+            stop(manager, within=10)
             hook.shutdown()
             hook.server_close()

@@ -60,6 +60,16 @@ targets:
   - {id: quality, type: webhook, url: "http://127.0.0.1:1/q", secret: {env: Q_SECRET}}
 """
 
+SURGE_RULE = """
+surges:
+  - name: defects
+    match: {category: [hvac]}
+    team: eng
+    customers: 10
+    window: 2m
+"""
+"""One surge rule over POLICY's hvac routes: ten customers in two minutes."""
+
 LOADED = parse_policy(POLICY)
 # Wednesday 2026-11-25, 10:00 in New York: business hours, ana and chen on shift.
 MORNING = datetime.fromisoformat("2026-11-25T10:00:00-05:00")

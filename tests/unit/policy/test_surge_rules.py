@@ -7,16 +7,7 @@ import pytest
 from escalation.policy import PolicyError, parse_policy
 from escalation.policy.surges import SurgeRules
 from tests.unit.factories import routed
-from tests.unit.policy.fixtures import POLICY
-
-RULE = """
-surges:
-  - name: defects
-    match: {category: [hvac]}
-    team: eng
-    customers: 10
-    window: 2m
-"""
+from tests.unit.policy.fixtures import POLICY, SURGE_RULE
 
 
 def errors_of(text: str) -> list[str]:
@@ -26,7 +17,7 @@ def errors_of(text: str) -> list[str]:
 
 
 def test_a_rule_takes_its_team_senior_owner_and_the_default_ladder():
-    rules = SurgeRules(parse_policy(POLICY + RULE))
+    rules = SurgeRules(parse_policy(POLICY + SURGE_RULE))
     settings = rules.settings["defects"]
     assert (settings.team, settings.owner) == ("eng", "dana")  # authority 3 beats 2
     assert settings.window_seconds == 120
@@ -35,7 +26,7 @@ def test_a_rule_takes_its_team_senior_owner_and_the_default_ladder():
 
 
 def test_contacts_count_under_the_rules_that_match_them():
-    rules = SurgeRules(parse_policy(POLICY + RULE))
+    rules = SurgeRules(parse_policy(POLICY + SURGE_RULE))
     route = "equipment-repair"
     matched = rules.matches(routed(), route)
     assert [(s.rule, v) for s, v in matched] == [("defects", "AC-3000")]
@@ -59,11 +50,11 @@ def test_rule_errors_name_their_path(edit, expected):
         "surges[0].customers": "customers: 1",
         "surges[0].routes": "    window: 2m\n    routes: [nowhere]",
     }[expected.split(":")[0]]
-    assert expected in errors_of(POLICY + RULE.replace(edit, replacement))
+    assert expected in errors_of(POLICY + SURGE_RULE.replace(edit, replacement))
 
 
 def test_a_surge_ladder_cannot_page_a_fallback():
-    text = POLICY + RULE + "    escalation: {ladder: [{after: 10m, notify: fallback}]}\n"
+    text = POLICY + SURGE_RULE + "    escalation: {ladder: [{after: 10m, notify: fallback}]}\n"
     assert errors_of(text) == [
         "surges[0].escalation.ladder[0].notify: a surge has no fallback; page a team or a schedule"
     ]

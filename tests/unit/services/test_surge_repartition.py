@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from tests.unit.factories import routed
-from tests.unit.policy.fixtures import POLICY
+from tests.unit.policy.fixtures import POLICY, SURGE_RULE
 
 from escalation.policy import parse_policy
 from escalation.policy.surges import SurgeRules
@@ -15,19 +15,7 @@ from escalation.services.common.topics import BY_PRODUCT
 from escalation.services.surge.app import FETCH_WAIT_MS, _slower_fetches
 from escalation.services.surge.repartition import Repartition
 
-RULES = SurgeRules(
-    parse_policy(
-        POLICY
-        + """
-surges:
-  - name: defects
-    match: {category: [hvac]}
-    team: eng
-    customers: 10
-    window: 2m
-"""
-    )
-)
+RULES = SurgeRules(parse_policy(POLICY + SURGE_RULE))
 
 
 def test_a_counted_contact_is_reported_under_its_rule_and_product():
