@@ -6,9 +6,9 @@ blocked on a full stream queue, a paused flow or a full producer buffer is given
 when a rebalance suspends the flow. ``wait_first`` makes four tasks per message (the
 callback, the flow event, the consumer's stopped and crashed events) and an
 ``asyncio.wait``; nearly every delivery finishes without waiting at all (the queue has
-room), and those four tasks were about 30 us of the 40-70 us faust spends per message
-here, in every faust service (measured on the surge service alone: 66-77 us per
-contact with them, 39 without).
+room). Without those tasks faust consuming alone cost 42 us of CPU per message instead
+of 77, and the escalator 149 instead of 218 on the realistic mix (``python -m bench
+--only escalator``, the same minutes; docs/benchmarks.md).
 
 ``EagerDelivery._drain_messages`` is faust-streaming 0.15.3's loop with one change: the
 delivery runs inline up to its first suspension (``first_step``); only a delivery that
